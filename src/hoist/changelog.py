@@ -1,0 +1,86 @@
+"""``debian/changelog`` entries, written with python-debian.
+
+The format is Debian Policy §4.4; :class:`debian.changelog.Changelog` reads and
+writes it, so hoist never formats a changelog by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from pathlib import Path
+
+from debian.changelog import Changelog, ChangelogParseError
+
+from .errors import ConfigError
+
+#: Commit subjects listed in one entry; older ones are summarised.
+MAX_ITEMS = 50
+
+
+def entry_lines(subjects: list[str]) -> list[str]:
+    """The body lines of an entry for *subjects* (Debian Policy §4.4 layout)."""
+    items = subjects[-MAX_ITEMS:] or ["No changes since the previous release."]
+    lines = [""]
+    if len(subjects) > MAX_ITEMS:
+        lines.append(f"  * ({len(subjects) - MAX_ITEMS} earlier commits not listed)")
+    lines += [f"  * {subject}" for subject in items]
+    lines.append("")
+    return lines
+
+
+def rfc2822(moment: datetime) -> str:
+    """*moment* as the changelog's date (RFC 2822, as ``date -R`` prints it)."""
+    return format_datetime(moment.astimezone(timezone.utc))
+
+
+def read(path: Path) -> Changelog:
+    """Parse *path*.
+
+    :raises ConfigError: the file is not a valid Debian changelog.
+    """
+    try:
+        return Changelog(path.read_text(encoding="utf-8"), strict=True)
+    except (ChangelogParseError, FileNotFoundError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", "run hoist init, or fix the file") from None
+
+
+def render_entry(
+    changelog: Changelog,
+    *,
+    package: str,
+    version: str,
+    distribution: str,
+    subjects: list[str],
+    author: str,
+    moment: datetime,
+) -> str:
+    """Add a new entry on top of *changelog* and return the whole file's text.
+
+    :param author: ``Name <email>``, the Debian maintainer of the entry.
+    :param moment: the time of the release (its commit time).
+    """
+    changelog.new_block(
+        package=package,
+        version=version,
+        distributions=distribution,
+        urgency="medium",
+        changes=entry_lines(subjects),
+        author=author,
+        date=rfc2822(moment),
+    )
+    return str(changelog).rstrip("\n") + "\n"
+
+
+def initial(package: str, distribution: str, author: str, moment: datetime) -> str:
+    """The text of a new ``debian/changelog`` as ``hoist init`` writes it."""
+    changelog = Changelog()
+    return render_entry(
+        changelog,
+        package=package,
+        version="0",
+        distribution="UNRELEASED",
+        subjects=["Initial packaging, written by hoist init."],
+        author=author,
+        moment=moment,
+    )

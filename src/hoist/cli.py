@@ -1,0 +1,109 @@
+"""The ``hoist`` command: ``init``, ``plan``, ``release``.
+
+Thin: it parses arguments, opens the project, calls the library, and turns a
+:class:`~hoist.errors.HoistError` into an ``error:``/``hint:`` pair and its exit
+code (a traceback only with ``-v``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__, pipeline
+from .errors import HoistError, NothingToDo
+from .session import open_project
+from .ui import UI
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hoist", description="Release a Python application as YY.MM.NN: sdist, wheel and .deb, to a PyPI index, an apt repository and git.")
+    parser.add_argument("--version", action="version", version=f"hoist {__version__}")
+    parser.add_argument("-C", "--directory", type=Path, default=Path.cwd(), help="the project (default: the current directory)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show command output and tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = sub.add_parser("init", help="write debian/, tasks.py, a Jenkinsfile and [tool.hoist] for this project")
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
+
+    plan = sub.add_parser("plan", help="print what a release would do, changing nothing")
+    plan.add_argument("--local", action="store_true", help="use local targets even if targets are configured")
+
+    release = sub.add_parser("release", help="release HEAD of the release branch")
+    release.add_argument("--local", action="store_true", help="use local targets even if targets are configured")
+    release.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    release.add_argument("--dry-run", action="store_true", help="run the checks and builds, change nothing outside the build")
+    return parser
+
+
+def print_plan(ctx, plan) -> None:
+    ui = ctx.ui
+    kind = "resume" if plan.resume else "release"
+    ui.line(f"{kind} {ctx.config.name} {plan.version} (tag {plan.tag}) from {plan.base[:12]}", style="bold")
+    for name, lines in pipeline.describe(ctx, plan):
+        ui.line(f"  {name}:")
+        for line in lines:
+            ui.line(f"    {line}")
+    ui.table("targets", ["target", "where"], [list(row) for row in ctx.targets.describe()])
+
+
+def print_summary(ctx, plan) -> None:
+    ui = ctx.ui
+    manifest = ctx.dist / "release.json"
+    rows = [[a.kind, a.path, f"{a.size:,}", a.sha256[:16]] for a in ctx.artifact_records()]
+    ui.table(f"released {ctx.config.name} {plan.version}", ["artifact", "path", "bytes", "sha256"], rows)
+    ui.table("targets", ["target", "state"], [[n, s["state"]] for n, s in ctx.target_states.items()])
+    ui.line(f"manifest: {manifest}")
+    local = ctx.targets.local
+    if local is not None:
+        ui.line(f"git remote: {local.git_remote}")
+        ui.line(f"index: pip install --find-links {local.index_dir} {ctx.config.name}=={plan.version}")
+        ui.line("apt: on a Debian server, as root:")
+        ui.line(f"  install -D -m 644 {local.public_key} /etc/apt/keyrings/{local.public_key.name}")
+        ui.line(f"  echo 'deb [signed-by=/etc/apt/keyrings/{local.public_key.name}] {local.apt_dir.as_uri()} "
+                f"{plan.distribution} {plan.component}' > /etc/apt/sources.list.d/{ctx.config.package}.list")
+        ui.line(f"  apt-get update && apt-get install {ctx.config.package}")
+
+
+def _ask(ctx, plan) -> bool:
+    print_plan(ctx, plan)
+    answer = input(f"Release {plan.version}? [y/N] ").strip().lower()
+    return answer in ("y", "yes")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    ui = UI(verbose=args.verbose)
+    try:
+        if args.command == "init":
+            from .init import init
+
+            for line in init(args.directory, force=args.force):
+                ui.line(line)
+            return 0
+        ctx = open_project(args.directory, ui, local=getattr(args, "local", False), dry_run=getattr(args, "dry_run", False))
+        if args.command == "plan":
+            print_plan(ctx, pipeline.prepare(ctx, fetch=False).plan)
+            return 0
+        interactive = sys.stdin.isatty() and not args.yes and not args.dry_run
+        plan = pipeline.release(ctx, confirm=(lambda p: _ask(ctx, p)) if interactive else None)
+        print_summary(ctx, plan)
+        return 0
+    except NothingToDo as exc:
+        ui.line(f"nothing to do: {exc.message}")
+        if exc.hint:
+            ui.line(f"hint: {exc.hint}")
+        return 0
+    except HoistError as exc:
+        if args.verbose:
+            ui.console.print_exception()
+        ui.error(exc.message, exc.hint)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        ui.error("interrupted", "run the same command again: the release resumes where it stopped")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

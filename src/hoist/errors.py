@@ -1,0 +1,89 @@
+"""One error hierarchy: every failure hoist reports is a :class:`HoistError`.
+
+Each error carries a one-line message saying what happened, a hint saying what
+to do next, and a process exit code, in the manner of pypa/build's ``ERROR`` /
+``TIP`` lines and cibuildwheel's numbered exit codes.  The CLI prints them as::
+
+    error: working tree has changes: src/a.py
+    hint: commit or stash them, then run again
+"""
+
+from __future__ import annotations
+
+
+class HoistError(Exception):
+    """Base class of every error hoist reports to a user.
+
+    :param message: what happened, one line, no trailing period.
+    :param hint: what the user should do next, or ``""``.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(HoistError):
+    """``pyproject.toml`` or ``[tool.hoist]`` is missing, malformed or invalid."""
+
+    exit_code = 2
+
+
+class PreflightError(HoistError):
+    """The repository or the machine is not ready for a release (exit 3)."""
+
+    exit_code = 3
+
+
+class ToolMissingError(PreflightError):
+    """A required external command is not installed."""
+
+    def __init__(self, tool: str, debian_package: str) -> None:
+        super().__init__(
+            f"required tool {tool!r} was not found on PATH",
+            f"install it with: apt-get install {debian_package}",
+        )
+        self.tool = tool
+        self.debian_package = debian_package
+
+
+class CommandError(HoistError):
+    """An external command failed; the message holds the tail of its output."""
+
+    exit_code = 4
+
+
+class BuildError(HoistError):
+    """An artifact could not be built, or is not what the release promised."""
+
+    exit_code = 5
+
+
+class PublishError(HoistError):
+    """A target refused, or holds something that conflicts with, the release."""
+
+    exit_code = 6
+
+
+class ConflictError(PublishError):
+    """A target already holds a different file under the same name."""
+
+    exit_code = 7
+
+
+class PushRejectedError(PublishError):
+    """``git push --atomic`` was rejected: another run claimed the version first."""
+
+    exit_code = 8
+
+
+class NothingToDo(HoistError):
+    """Not a failure: the release asked for exists already (exit status 0)."""
+
+    exit_code = 0

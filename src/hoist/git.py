@@ -1,0 +1,136 @@
+"""Git, through the runner: the reads hoist needs and the writes of a release.
+
+The release commit carries the trailer ``Hoist-Release: <version>`` (see
+git-interpret-trailers(1)); that trailer is the marker by which hoist, and CI,
+recognise a commit that hoist made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import PreflightError
+from .runner import Result, Runner
+
+#: The trailer that marks a release commit.
+RELEASE_TRAILER = "Hoist-Release"
+
+#: Paths hoist writes in a working tree and ignores when checking it is clean.
+OWN_PATHS = ("dist/",)
+
+
+@dataclass
+class Git:
+    """A git repository driven by the runner.
+
+    :param runner: the runner that executes ``git``.
+    :param root: the top level of the working tree.
+    """
+
+    runner: Runner
+    root: Path
+
+    def __call__(self, *args: str, mutates: bool = False, check: bool = True, env: dict[str, str] | None = None) -> Result:
+        return self.runner.run(["git", *args], cwd=self.root, mutates=mutates, check=check, env=env)
+
+    def out(self, *args: str) -> str:
+        """Standard output of a read-only git command, stripped."""
+        return self(*args).stdout.strip()
+
+    @classmethod
+    def open(cls, runner: Runner, path: Path) -> Git:
+        """The repository that contains *path*.
+
+        :raises PreflightError: *path* is not inside a git working tree.
+        """
+        result = runner.run(["git", "rev-parse", "--show-toplevel"], cwd=path, check=False)
+        if not result.ok:
+            raise PreflightError(
+                f"{path} is not a git repository",
+                "run hoist in a clone of the project (git init; git add; git commit first for a new one)",
+            )
+        return cls(runner, Path(result.stdout.strip()))
+
+    def branch(self) -> str | None:
+        """The checked-out branch, or None on a detached HEAD."""
+        result = self("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        return result.stdout.strip() if result.ok else None
+
+    def head(self) -> str:
+        """The full commit id of HEAD.
+
+        :raises PreflightError: the repository has no commit yet.
+        """
+        result = self("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+        if not result.ok:
+            raise PreflightError("the repository has no commit yet", "commit the project first")
+        return result.stdout.strip()
+
+    def changed_files(self) -> list[str]:
+        """Tracked files with changes and untracked files, except hoist's own ``dist/``."""
+        out = self("status", "--porcelain=v1", "-z", "--untracked-files=all").stdout
+        paths = []
+        for entry in out.split("\0"):
+            if len(entry) > 3:
+                path = entry[3:]
+                if not path.startswith(OWN_PATHS):
+                    paths.append(path)
+        return paths
+
+    def local_tags(self) -> list[str]:
+        return self.out("tag", "--list").splitlines()
+
+    def remote_refs(self, remote: str) -> dict[str, str]:
+        """Refs of *remote* as ``{refname: commit}`` (tags peeled to their commit).
+
+        :raises PreflightError: the remote cannot be read.
+        """
+        result = self("ls-remote", remote, check=False)
+        if not result.ok:
+            raise PreflightError(
+                f"cannot read the git remote {remote!r}: {result.stderr.strip()}",
+                "check the remote's URL and your access to it (git ls-remote)",
+            )
+        refs: dict[str, str] = {}
+        for line in result.stdout.splitlines():
+            commit, _, ref = line.partition("\t")
+            if ref.endswith("^{}"):
+                refs[ref[:-3]] = commit  # the peeled commit of an annotated tag wins
+            else:
+                refs.setdefault(ref, commit)
+        return refs
+
+    def tags_at(self, rev: str) -> list[str]:
+        return self.out("tag", "--points-at", rev).splitlines()
+
+    def release_marker(self, rev: str = "HEAD") -> str | None:
+        """The version named by *rev*'s ``Hoist-Release`` trailer, or None."""
+        value = self.out("log", "-1", f"--format=%(trailers:key={RELEASE_TRAILER},valueonly)", rev)
+        return value.splitlines()[0].strip() if value else None
+
+    def commit_time(self, rev: str) -> int:
+        """Committer time of *rev*, in seconds since the epoch."""
+        return int(self.out("log", "-1", "--format=%ct", rev))
+
+    def subjects(self, since: str | None, until: str = "HEAD") -> list[str]:
+        """Subjects of the commits in ``since..until``, oldest first, no merges,
+        without hoist's own release commits."""
+        span = f"{since}..{until}" if since else until
+        out = self.out("log", "--reverse", "--no-merges", "--format=%s%x1f%(trailers:key=" + RELEASE_TRAILER + ",valueonly)%x1e", span)
+        subjects = []
+        for record in out.split("\x1e"):
+            subject, _, marker = record.strip().partition("\x1f")
+            if subject and not marker.strip():
+                subjects.append(subject)
+        return subjects
+
+    def is_ancestor(self, ancestor: str, rev: str) -> bool:
+        return self("merge-base", "--is-ancestor", ancestor, rev, check=False).ok
+
+    def ident(self) -> tuple[str, str]:
+        """The committer's (name, email), as git would record them."""
+        ident = self.out("var", "GIT_COMMITTER_IDENT")
+        name_email = ident.rsplit(" ", 2)[0]
+        name, _, email = name_email.partition(" <")
+        return name.strip(), email.rstrip(">").strip()

@@ -1,0 +1,155 @@
+"""``hoist init``: make a Python project releasable with hoist.
+
+Writes ``debian/`` (control, rules, changelog, source/format, links for the
+console scripts, lintian overrides), ``tasks.py``, a ``Jenkinsfile`` with its
+``ci/`` scripts, and a ``[tool.hoist]`` table in ``pyproject.toml``, from the
+templates in ``hoist.packaging``.  It never overwrites: files that exist are
+named and nothing is written, unless ``force``.
+"""
+
+from __future__ import annotations
+
+import stat
+from datetime import datetime, timezone
+from importlib.resources import files
+from pathlib import Path
+from string import Template
+
+from . import changelog
+from .config import TAG_VERSION_BACKENDS, debian_package_name, host_codename, read_pyproject, version_backend
+from .errors import ConfigError
+from .git import Git
+from .runner import Runner
+
+
+class _Template(Template):
+    delimiter = "@"  # debian/rules and shell scripts use $ themselves
+
+
+#: Templates written for every project: (template, destination, executable).
+TEMPLATES = [
+    ("debian/control", "debian/control", False),
+    ("debian/rules", "debian/rules", True),
+    ("debian/source/format", "debian/source/format", False),
+    ("debian/copyright", "debian/copyright", False),
+    ("debian/lintian-overrides", "debian/@{package}.lintian-overrides", False),
+    ("tasks.py", "tasks.py", False),
+    ("Jenkinsfile", "Jenkinsfile", False),
+    ("ci/bootstrap", "ci/bootstrap", True),
+    ("ci/test", "ci/test", True),
+    ("ci/should-release", "ci/should-release", True),
+    ("ci/release", "ci/release", True),
+]
+
+
+def _hoist_table(branch: str) -> str:
+    return (
+        "\n[tool.hoist]\n"
+        "# Release settings; see hoist's README. With no [tool.hoist.git], [tool.hoist.pypi]\n"
+        "# or [tool.hoist.apt] table, hoist publishes to local targets on this machine.\n"
+        f'branch = "{branch}"\n'
+        'tag_prefix = "v"\n'
+    )
+
+
+def planned_files(root: Path) -> dict[str, tuple[str, bool]]:
+    """What ``hoist init`` would write in *root*: ``{relative path: (content, executable)}``.
+
+    :raises ConfigError: ``pyproject.toml`` is missing or malformed, has no
+        name, or the version does not come from git tags.
+    """
+    data = read_pyproject(root)
+    project = data.get("project", {})
+    name = project.get("name")
+    if not name:
+        raise ConfigError(f"{root / 'pyproject.toml'} has no [project] name", "add a PEP 621 [project] table")
+    if version_backend(data) is None:
+        raise ConfigError(
+            f"the version of {name} does not come from git tags, so hoist cannot set it",
+            'in pyproject.toml: add "version" to [project] dynamic (and remove a static version), '
+            'add "setuptools-scm>=8" to [build-system] requires and an empty [tool.setuptools_scm] table '
+            f"(or use another backend that reads tags: {', '.join(TAG_VERSION_BACKENDS)})",
+        )
+    package = debian_package_name(name)
+    git = Git.open(Runner(), root)
+    who, email = git.ident()
+    values = {
+        "name": name,
+        "package": package,
+        "install_root": f"/opt/{package}",
+        "install_root_rel": f"opt/{package}",
+        "maintainer": f"{who} <{email}>",
+        "summary": (project.get("description") or f"{name}, packaged with its virtualenv").splitlines()[0][:80],
+        "branch": branch_of(root),
+        "copyright": ", ".join(a.get("name", "") for a in project.get("authors", []) if a.get("name")) or who,
+        "license": license_name(project),
+    }
+    templates = files("hoist.packaging")
+    out: dict[str, tuple[str, bool]] = {}
+    for source, destination, executable in TEMPLATES:
+        text = templates.joinpath(source).read_text(encoding="utf-8")
+        out[_Template(destination).substitute(values)] = (_Template(text).safe_substitute(values), executable)
+    scripts = sorted(project.get("scripts", {}))
+    links = "".join(f"{values['install_root'].lstrip('/')}/bin/{script} usr/bin/{script}\n" for script in scripts)
+    out[f"debian/{package}.links"] = (links, False)
+    entry = changelog.initial(package, host_codename(), values["maintainer"], datetime.now(timezone.utc).replace(microsecond=0))
+    out["debian/changelog"] = (entry, False)
+    for unit in sorted((root / "systemd").glob("*.service")):
+        # dh_installsystemd installs debian/<package>.service (or <package>.<unit>.service).
+        suffix = "" if unit.stem == package else f".{unit.stem}"
+        out[f"debian/{package}{suffix}.service"] = (unit.read_text(encoding="utf-8"), False)
+    return out
+
+
+def init(path: Path, force: bool = False) -> list[str]:
+    """Write hoist's files into the project at *path*; return lines to show.
+
+    :raises PreflightError: *path* is not in a git repository.
+    :raises ConfigError: see :func:`planned_files`; or files exist (all are
+        named) and *force* is false.
+    """
+    root = Git.open(Runner(), path).root
+    planned = planned_files(root)
+    pyproject = root / "pyproject.toml"
+    has_table = "hoist" in read_pyproject(root).get("tool", {})
+    existing = [p for p in planned if (root / p).exists()]
+    if has_table:
+        existing.append("pyproject.toml [tool.hoist]")
+    if existing and not force:
+        raise ConfigError(
+            f"hoist init would overwrite: {', '.join(existing)}",
+            "move them aside, or run hoist init --force to replace them",
+        )
+    lines = []
+    for relative, (content, executable) in planned.items():
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+        if executable:
+            target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        lines.append(f"wrote {relative}")
+    if not has_table:
+        text = pyproject.read_text(encoding="utf-8")
+        pyproject.write_text(text.rstrip("\n") + "\n" + _hoist_table(branch_of(root)), encoding="utf-8")
+        lines.append("added [tool.hoist] to pyproject.toml")
+    lines.append("next: review and commit these files, then run `hoist plan` and `hoist release`")
+    return lines
+
+
+def license_name(project: dict) -> str:
+    """The project's license for debian/copyright: the SPDX expression of PEP 639,
+    the file named by the older table form, or the classifier."""
+    license = project.get("license")
+    if isinstance(license, str):
+        return license
+    if isinstance(license, dict) and license.get("file"):
+        return f"see {license['file']}"
+    for classifier in project.get("classifiers", []):
+        if classifier.startswith("License :: OSI Approved :: "):
+            return classifier.rsplit(" :: ", 1)[1]
+    return "see the project's license file"
+
+
+def branch_of(root: Path) -> str:
+    """The release branch for a new project: the checked-out one, else master."""
+    return Git.open(Runner(), root).branch() or "master"

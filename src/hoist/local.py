@@ -1,0 +1,223 @@
+"""Local targets: a whole release pipeline on one machine, set up by hoist.
+
+With no target in ``[tool.hoist]`` (or ``--local``), hoist publishes into one
+state directory per user and project, shared by every clone of that project:
+
+``$HOIST_HOME/<project>/``
+    ``remote.git``     a bare git repository, the git target
+    ``index/``         the files of a PyPI index, served by pypiserver on
+                       127.0.0.1 for the upload, and readable by
+                       ``pip --find-links``
+    ``aptly/``         aptly's root and configuration
+    ``apt/``           the published apt repository (``file://`` for apt)
+    ``gnupg/``         the key that signs it, generated once
+    ``<project>-archive-keyring.gpg``  its public key, for ``signed-by``
+
+``$HOIST_HOME`` defaults to ``$XDG_DATA_HOME/hoist`` or ``~/.local/share/hoist``
+(XDG Base Directory Specification).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import AptTarget, GitTarget, PyPITarget
+from .errors import PublishError
+from .runner import Runner
+
+#: Seconds to wait for pypiserver to accept connections.
+SERVER_START_TIMEOUT = 30.0
+
+
+def hoist_home() -> Path:
+    """The per-user state directory of hoist."""
+    if os.environ.get("HOIST_HOME"):
+        return Path(os.environ["HOIST_HOME"])
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "hoist"
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, timeout: float = 300.0) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on *path* (created if needed), waiting at
+    most *timeout* seconds.
+
+    :raises PublishError: the lock was not acquired in time.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise PublishError(
+                        f"{path} is locked by another process after waiting {timeout:.0f} s",
+                        "wait for the other release to finish, then run again",
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_index(directory: Path, log: Path) -> Iterator[str]:
+    """Run pypiserver on 127.0.0.1 for *directory*, yield its base URL, stop it.
+
+    Uploads need no credentials (``-a . -P .``); there is no fallback to any
+    other index (``--disable-fallback``); links carry sha256 fragments.
+
+    :raises PublishError: the server did not start.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "pypiserver", "run", "--host", "127.0.0.1", "--port", str(port),
+        "--authenticate", ".", "--passwords", ".", "--disable-fallback",
+        "--hash-algo", "sha256", "--backend", "simple-dir", str(directory),
+    ]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                raise PublishError(f"pypiserver exited at start (see {log})", "read its log")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if time.monotonic() > deadline:
+                raise PublishError(f"pypiserver did not start within {SERVER_START_TIMEOUT:.0f} s", f"read {log}")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass(frozen=True)
+class LocalTargets:
+    """The local targets of one project.
+
+    :param runner: runs git, gpg.
+    :param project: the Debian package name, used for every path and name.
+    """
+
+    runner: Runner
+    project: str
+
+    @property
+    def root(self) -> Path:
+        return hoist_home() / self.project
+
+    @property
+    def git_remote(self) -> Path:
+        return self.root / "remote.git"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.root / "index"
+
+    @property
+    def apt_dir(self) -> Path:
+        return self.root / "apt"
+
+    @property
+    def gnupghome(self) -> Path:
+        return self.root / "gnupg"
+
+    @property
+    def public_key(self) -> Path:
+        return self.root / f"{self.project}-archive-keyring.gpg"
+
+    @property
+    def aptly_config(self) -> Path:
+        return self.root / "aptly" / "aptly.conf"
+
+    def lock(self, what: str, timeout: float = 600.0) -> contextlib.AbstractContextManager[None]:
+        """A lock on one local target, shared by every clone on this machine."""
+        return file_lock(self.root / "locks" / what, timeout)
+
+    def ensure(self) -> None:
+        """Create whatever does not exist yet: remote, directories, key, config.
+
+        Safe to run from several processes at once (a lock serialises it).
+        """
+        with self.lock("setup"):
+            if not (self.git_remote / "HEAD").exists():
+                self.runner.run(["git", "init", "--quiet", "--bare", str(self.git_remote)], mutates=True)
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            self.apt_dir.mkdir(parents=True, exist_ok=True)
+            if not self.aptly_config.exists():
+                self.aptly_config.parent.mkdir(parents=True, exist_ok=True)
+                config = {
+                    "rootDir": str(self.aptly_config.parent / "db"),
+                    "gpgProvider": "gpg",
+                    "FileSystemPublishEndpoints": {"local": {"rootDir": str(self.apt_dir), "linkMethod": "copy"}},
+                }
+                self.aptly_config.write_text(json.dumps(config, indent=2) + "\n")
+            if not self.public_key.exists():
+                self._generate_key()
+
+    def _gpg(self, *args: str, mutates: bool = False) -> str:
+        self.gnupghome.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self.runner.run(
+            ["gpg", "--batch", "--homedir", str(self.gnupghome), *args], mutates=mutates
+        ).stdout
+
+    def fingerprint(self) -> str:
+        """The fingerprint of the signing key (gpg's ``--with-colons`` output, ``fpr`` record)."""
+        for line in self._gpg("--with-colons", "--list-secret-keys").splitlines():
+            fields = line.split(":")
+            if fields[0] == "fpr":
+                return fields[9]
+        return ""
+
+    def _generate_key(self) -> None:
+        if not self.fingerprint():
+            uid = f"hoist local archive for {self.project} <{self.project}@localhost>"
+            self._gpg("--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never", mutates=True)
+        tmp = self.public_key.with_suffix(".tmp")
+        self._gpg("--yes", "--output", str(tmp), "--export", self.fingerprint(), mutates=True)
+        os.replace(tmp, self.public_key)
+
+    def git(self) -> GitTarget:
+        return GitTarget(remote=str(self.git_remote))
+
+    def pypi(self, base_url: str) -> PyPITarget:
+        return PyPITarget(upload_url=base_url + "/", index_url=str(self.index_dir))
+
+    def apt(self) -> AptTarget:
+        return AptTarget(
+            aptly_config=str(self.aptly_config),
+            repo=self.project,
+            endpoint="filesystem:local:.",
+            url=self.apt_dir.as_uri(),
+            gpg_key=self.fingerprint(),
+            public_key=str(self.public_key),
+            gnupghome=str(self.gnupghome),
+        )

@@ -1,0 +1,127 @@
+"""The release pipeline: the ordered list of steps, and the loop that runs it.
+
+The order is the design (DESIGN.md, "The pipeline"): everything that can fail
+without touching a target runs before the push, and the push, the only
+transaction among the targets, claims the version before anything is
+published.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+from .context import Context, ReleasePlan
+from .errors import NothingToDo, PreflightError, PushRejectedError
+from .planning import RemoteState, check_in_sync, make_plan
+from .preflight import check_project, check_repository, check_tools
+from .steps import Step
+from .steps.build import Build
+from .steps.confirm import Confirm
+from .steps.deb import Deb
+from .steps.publish_apt import PublishApt
+from .steps.publish_index import PublishIndex
+from .steps.push import Push
+from .steps.tag import Tag
+from .steps.verify import Verify
+
+STEPS: list[Step] = [
+    Tag(),           # the changelog entry and the release commit and tag, locally: nothing leaves the machine
+    Build(),         # sdist and wheel from a clean export of the tag, so the version is the tag's
+    Deb(),           # the .deb from the same export, installing the wheel just built
+    Verify(),        # twine check, lintian, versions: the last chance to stop with nothing published
+    Push(),          # git push --atomic claims the version; a loser has published nothing
+    PublishIndex(),  # the index refuses re-uploads, so it is read first and only missing files go up
+    PublishApt(),    # then the apt repository, whose publish switch moves servers to the new version
+    Confirm(),       # read every target back; release.json says what is published, not what was meant
+]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked repository and the plan of its release."""
+
+    plan: ReleasePlan
+    remote: RemoteState
+
+
+def prepare(ctx: Context, *, fetch: bool) -> Prepared:
+    """Run the preflight checks and plan the release (no side effect but a fetch).
+
+    :raises HoistError: whatever the checks find.
+    """
+    check_project(ctx.config)
+    check_tools(ctx.runner, needs_apt=ctx.targets.apt is not None or ctx.targets.local is not None)
+    check_repository(ctx.git, ctx.config)
+    if ctx.targets.local is not None and fetch:
+        ctx.targets.local.ensure()
+    remote_name = ctx.targets.git.remote
+    if ctx.targets.local is not None and not (ctx.targets.local.git_remote / "HEAD").exists():
+        remote = RemoteState(None, {})
+    else:
+        remote = RemoteState.read(ctx.git, remote_name, ctx.config.branch)
+    check_in_sync(ctx.git, ctx.config, remote, remote_name, fetch=fetch)
+    return Prepared(make_plan(ctx.git, ctx.config, remote), remote)
+
+
+def describe(ctx: Context, plan: ReleasePlan) -> list[tuple[str, list[str]]]:
+    """Every step's plan, as (step name, lines)."""
+    out = []
+    for step in STEPS:
+        reason = step.skip(ctx, plan) if step.name != Push.name else None
+        out.append((step.name, [f"skipped: {reason}"] if reason else step.describe(ctx, plan)))
+    return out
+
+
+def _undo_local_release(ctx: Context, plan: ReleasePlan) -> None:
+    """Drop the local release commit and tag of a run that lost the push."""
+    if plan.resume:
+        return
+    ctx.git("tag", "-d", plan.tag, mutates=True, check=False)
+    ctx.git("reset", "--quiet", "--hard", plan.base, mutates=True)
+
+
+def run_steps(ctx: Context, plan: ReleasePlan) -> None:
+    for step in STEPS:
+        reason = step.skip(ctx, plan)
+        if reason:
+            ctx.ui.skip(step.name, reason)
+            continue
+        with ctx.ui.step(step.name):
+            step.run(ctx, plan)
+
+
+def release(ctx: Context, confirm=None) -> ReleasePlan:
+    """Release HEAD: plan, then run every step; on a lost push, undo and retry.
+
+    :param confirm: called with the plan before anything changes; returning
+        False stops the release (a maintainer answering "no").
+    :returns: the plan that was released.
+    :raises NothingToDo: HEAD is released already and every target holds it.
+    :raises PushRejectedError: the push lost ``push_retries`` times.
+    """
+    attempts = max(1, ctx.config.push_retries)
+    for attempt in range(1, attempts + 1):
+        prepared = prepare(ctx, fetch=True)
+        plan = prepared.plan
+        if plan.resume and plan.tag not in ctx.git.local_tags():
+            ctx.git("fetch", "--quiet", ctx.targets.git.remote, f"refs/tags/{plan.tag}:refs/tags/{plan.tag}", mutates=True)
+        if confirm is not None and attempt == 1 and not confirm(plan):
+            raise PreflightError("release cancelled", "")
+        try:
+            run_steps(ctx, plan)
+            return plan
+        except PushRejectedError as exc:
+            _undo_local_release(ctx, plan)
+            if attempt == attempts:
+                raise PushRejectedError(
+                    f"{exc.message} ({attempts} attempts)",
+                    "another release keeps winning the race: run again later",
+                ) from None
+            ctx.ui.line(f"push rejected ({exc.message}); fetching and planning again")
+            ctx.git("fetch", "--quiet", "--tags", ctx.targets.git.remote, check=False)
+        finally:
+            if ctx.build_dir is not None:
+                shutil.rmtree(ctx.build_dir, ignore_errors=True)
+                ctx.build_dir = None
+    raise AssertionError("unreachable")

@@ -1,0 +1,87 @@
+"""Cheap checks that run before anything is built or changed.
+
+Every problem that can be found without building is found here: a release
+fails in its first second, not after a ten-minute .deb build.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .config import Config
+from .errors import ConfigError, PreflightError, ToolMissingError
+from .git import Git
+from .runner import Runner
+
+#: Commands a release runs, with the Debian package that provides each.
+TOOLS = {
+    "git": "git",
+    "dpkg-buildpackage": "dpkg-dev",
+    "dh": "debhelper",
+    "dh_virtualenv": "dh-virtualenv",
+    "lintian": "lintian",
+    "gpg": "gnupg",
+    "aptly": "aptly",
+}
+
+#: The interpreter every virtualenv is built with (Debian's, not a local one).
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def check_tools(runner: Runner, needs_apt: bool = True) -> None:
+    """Fail on the first missing tool, naming the Debian package to install.
+
+    :raises ToolMissingError: a command is not on ``PATH``, or Debian's
+        ``python3`` or its ``venv`` module (python3-venv) is missing.
+    """
+    for tool, package in TOOLS.items():
+        if tool == "aptly" and not needs_apt:
+            continue
+        if shutil.which(tool) is None:
+            raise ToolMissingError(tool, package)
+    if not Path(SYSTEM_PYTHON).exists():
+        raise ToolMissingError(SYSTEM_PYTHON, "python3")
+    if not runner.run([SYSTEM_PYTHON, "-c", "import ensurepip, venv"], check=False).ok:
+        raise ToolMissingError(f"{SYSTEM_PYTHON} -m venv", "python3-venv")
+
+
+def check_project(config: Config) -> None:
+    """The project is set up for hoist and takes its version from git tags.
+
+    :raises ConfigError: no ``debian/`` (suggests ``hoist init``), or the
+        version is static or computed from something other than tags.
+    """
+    debian = config.root / "debian"
+    if not debian.is_dir():
+        has = "has a [tool.hoist] table but " if config.has_hoist_table else ""
+        raise ConfigError(
+            f"{config.root} {has}has no debian/ directory",
+            "run `hoist init` to write debian/, tasks.py, a Jenkinsfile and [tool.hoist]",
+        )
+    if config.version_backend is None:
+        raise ConfigError(
+            f"the version of {config.name} does not come from git tags",
+            'add "version" to [project] dynamic and a backend that reads tags, e.g. '
+            'requires = ["setuptools>=64", "setuptools-scm>=8"] and an empty [tool.setuptools_scm] table',
+        )
+
+
+def check_repository(git: Git, config: Config) -> None:
+    """On the release branch, with a clean working tree.
+
+    :raises PreflightError: detached HEAD or another branch; changed or
+        untracked files (named).
+    """
+    git.head()
+    branch = git.branch()
+    if branch != config.branch:
+        where = f"on branch {branch!r}" if branch else "on a detached HEAD"
+        raise PreflightError(
+            f"releases are made from {config.branch!r}, but the repository is {where}",
+            f"git checkout {config.branch} (or set tool.hoist.branch)",
+        )
+    changed = git.changed_files()
+    if changed:
+        shown = ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
+        raise PreflightError(f"working tree has changes: {shown}", "commit or stash them, then run again")

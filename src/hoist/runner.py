@@ -1,0 +1,177 @@
+"""The one place hoist runs external commands.
+
+Every command is an argument list (never a shell string), is logged as
+``+ cmd`` with secrets redacted, has a timeout, and on failure raises
+:class:`~hoist.errors.CommandError` with the tail of its output.  Dry runs live
+here alone: a runner made with ``dry_run=True`` logs the commands that would
+change something and does not run them (see STYLE.md: no ``noop`` flag threaded
+through the steps).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import CommandError
+
+#: Lines of output quoted in a :class:`CommandError`.
+TAIL_LINES = 40
+
+#: Default timeout of one command, in seconds.
+DEFAULT_TIMEOUT = 3600.0
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a finished command returned.
+
+    :ivar argv: the command as run.
+    :ivar returncode: its exit status (0 for a command skipped by a dry run).
+    :ivar stdout: its standard output, decoded as UTF-8 (replacement on error).
+    :ivar stderr: its standard error, likewise.
+    """
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass
+class Runner:
+    """Runs commands for hoist.
+
+    :param log: called with each line to show: ``+ cmd`` for commands that
+        change something or run long, and the output of ``stream=True`` ones.
+    :param debug: called with ``+ cmd`` for quick read-only commands.
+    :param dry_run: when true, commands run with ``mutates=True`` are logged
+        and not run.
+    :param secrets: strings that must never be shown; they are replaced with
+        ``***`` in logged commands, outputs quoted in errors, and results.
+    """
+
+    log: Callable[[str], None] = lambda line: None
+    debug: Callable[[str], None] = lambda line: None
+    dry_run: bool = False
+    secrets: set[str] = field(default_factory=set)
+
+    def redact(self, text: str) -> str:
+        """Return *text* with every registered secret replaced by ``***``."""
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def add_secrets(self, values: Iterable[str | None]) -> None:
+        """Register more strings to redact (empty ones are ignored)."""
+        self.secrets.update(v for v in values if v)
+
+    def run(
+        self,
+        argv: Sequence[str | os.PathLike[str]],
+        *,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        mutates: bool = False,
+        check: bool = True,
+        timeout: float = DEFAULT_TIMEOUT,
+        stream: bool = False,
+        input: str | None = None,
+    ) -> Result:
+        """Run *argv* and return its :class:`Result`.
+
+        :param cwd: working directory (default: the current one).
+        :param env: variables added to (and overriding) ``os.environ``.
+        :param mutates: the command changes something outside hoist's build
+            directory (a commit, a tag, an upload); a dry run skips it.
+        :param check: raise :class:`CommandError` when the exit status is not 0.
+        :param timeout: seconds before the command is killed and an error raised.
+        :param stream: show the output line by line as it comes (long builds).
+        :param input: text for the command's standard input.
+        :raises CommandError: the command is missing, timed out, or failed
+            and *check* is true.
+        """
+        args = tuple(os.fspath(a) for a in argv)
+        shown = self.redact(shlex.join(args))
+        (self.log if mutates or stream else self.debug)(f"+ {shown}")
+        if self.dry_run and mutates:
+            self.log("  (dry run: not run)")
+            return Result(args, 0, "", "")
+        full_env = {**os.environ, **(env or {})}
+        try:
+            if stream:
+                return self._run_streaming(args, cwd, full_env, check, timeout, shown)
+            proc = subprocess.run(
+                args,
+                cwd=cwd,
+                env=full_env,
+                input=input,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+                text=True,
+                errors="replace",
+            )
+        except FileNotFoundError as exc:
+            raise CommandError(
+                f"cannot run {args[0]!r}: not found", "install it, then run again"
+            ) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise CommandError(
+                f"{shown} did not finish within {timeout:.0f} s",
+                "look for a process waiting on input or the network",
+            ) from exc
+        result = Result(args, proc.returncode, self.redact(proc.stdout), self.redact(proc.stderr))
+        if check and not result.ok:
+            raise self._failure(shown, result.returncode, result.stdout + result.stderr)
+        return result
+
+    def _run_streaming(
+        self,
+        args: tuple[str, ...],
+        cwd: Path | None,
+        env: dict[str, str],
+        check: bool,
+        timeout: float,
+        shown: str,
+    ) -> Result:
+        # Output goes to a temporary file so that a long build costs no memory,
+        # and is shown line by line for a Jenkins log.
+        with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as out:
+            proc = subprocess.Popen(
+                args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True, errors="replace",
+            )
+            assert proc.stdout is not None
+            try:
+                for line in proc.stdout:
+                    out.write(line)
+                    self.log("  " + self.redact(line.rstrip("\n")))
+                returncode = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired as exc:
+                proc.kill()
+                raise CommandError(f"{shown} did not finish within {timeout:.0f} s") from exc
+            out.seek(0)
+            output = self.redact(out.read())
+        if check and returncode != 0:
+            raise self._failure(shown, returncode, output)
+        return Result(args, returncode, output, "")
+
+    @staticmethod
+    def _failure(shown: str, returncode: int, output: str) -> CommandError:
+        tail = "\n".join(output.rstrip().splitlines()[-TAIL_LINES:])
+        message = f"command failed with exit status {returncode}: {shown}"
+        if tail:
+            message += "\n" + "\n".join("  | " + line for line in tail.splitlines())
+        return CommandError(message, "read the output above; fix the cause and run again")

@@ -1,0 +1,61 @@
+"""Add the .deb to the aptly repository and publish it, signed.
+
+The published ``Packages`` index is read first: the same file already
+published is skipped, another file under the same name and version is a
+conflict.  Then aptly adds, snapshots (``<repo>-<version>``) and publishes or
+switches the distribution to the snapshot (aptly docs, "publish switch").
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from ..aptly import Aptly, published_packages
+from ..context import Context, ReleasePlan
+from ..errors import ConflictError
+from ..manifest import sha256_file
+
+
+def deb_architecture(filename: str) -> str:
+    """The architecture part of a ``name_version_arch.deb`` file name."""
+    return filename.rsplit("_", 1)[1].removesuffix(".deb")
+
+
+class PublishApt:
+    name = "publish to the apt repository"
+
+    def describe(self, ctx: Context, plan: ReleasePlan) -> list[str]:
+        where = ctx.targets.local.apt_dir if ctx.targets.local else (ctx.targets.apt.url if ctx.targets.apt else "")
+        return [
+            f"aptly: add the .deb, snapshot {ctx.config.package}-{plan.version}, publish "
+            f"{plan.distribution}/{plan.component} signed, at {where}"
+        ]
+
+    def skip(self, ctx: Context, plan: ReleasePlan) -> str | None:
+        if ctx.targets.apt is None and ctx.targets.local is None:
+            return "no apt repository configured in [tool.hoist.apt]"
+        return None
+
+    def run(self, ctx: Context, plan: ReleasePlan) -> None:
+        target = ctx.apt_target()
+        assert target is not None
+        deb = ctx.artifacts["deb"]
+        ours = sha256_file(deb)
+        lock = ctx.targets.local.lock("apt") if ctx.targets.local else contextlib.nullcontext()
+        aptly = Aptly(ctx.runner, target, plan.distribution, plan.component, ctx.secrets.gpg_passphrase)
+        with lock:
+            published = published_packages(target.url, plan.distribution, plan.component, deb_architecture(deb.name))
+            entry = published.get(deb.name)
+            if entry is not None:
+                if entry["SHA256"] != ours:
+                    raise ConflictError(
+                        f"the apt repository already publishes {deb.name} with sha256 {entry['SHA256']}, "
+                        f"but this build's is {ours}",
+                        "a published package is never overwritten: release a new version",
+                    )
+                ctx.ui.line(f"    {plan.distribution} already publishes {deb.name} (same sha256)")
+                return
+            aptly.ensure_repo()
+            if not aptly.package_keys(ctx.config.package, str(plan.version)):
+                aptly.add(deb)
+            aptly.publish(aptly.snapshot(str(plan.version)))

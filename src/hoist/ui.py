@@ -1,0 +1,75 @@
+"""Terminal output: ``==> step`` headers with durations, command lines, a summary.
+
+Reads well in a Jenkins log (plain lines, no colour when the output is not a
+terminal or ``NO_COLOR`` is set, per no-color.org) and on a terminal (colour,
+a spinner while a long step runs).  The library reports through a :class:`UI`;
+only the CLI decides where it goes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+
+class UI:
+    """Where hoist's messages go.
+
+    :param verbose: show the output of commands as they run, and tracebacks.
+    :param stream: the text stream to write to (default: standard error).
+    """
+
+    def __init__(self, verbose: bool = False, stream=None) -> None:
+        stream = stream or sys.stderr
+        no_color = bool(os.environ.get("NO_COLOR")) or not stream.isatty()
+        self.console = Console(file=stream, no_color=no_color, highlight=False, soft_wrap=True,
+                               force_terminal=None if not no_color else False)
+        self.verbose = verbose
+        self.interactive = stream.isatty()
+        self._status = None
+
+    def line(self, text: str, style: str = "") -> None:
+        self.console.print(escape(text), style=style or None)
+
+    def command(self, text: str) -> None:
+        """A command being run (``+ cmd``) or, when verbose, a line of its output."""
+        if text.startswith("+ ") or self.verbose:
+            self.console.print(escape(text), style="dim")
+
+    def debug(self, text: str) -> None:
+        """Detail shown only with ``-v`` (read-only commands)."""
+        if self.verbose:
+            self.console.print(escape(text), style="dim")
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Frame one pipeline step: ``==> name`` and, at the end, its duration."""
+        self.console.print(f"==> {escape(name)}", style="bold blue")
+        start = time.monotonic()
+        status = self.console.status(f"{name}…") if self.interactive and not self.verbose else contextlib.nullcontext()
+        with status:
+            yield
+        self.console.print(f"    {name} done in {time.monotonic() - start:.1f} s", style="dim")
+
+    def skip(self, name: str, reason: str) -> None:
+        self.console.print(f"==> {escape(name)}: skipped, {escape(reason)}", style="yellow")
+
+    def error(self, message: str, hint: str = "") -> None:
+        self.console.print(f"error: {escape(message)}", style="bold red")
+        if hint:
+            self.console.print(f"hint: {escape(hint)}", style="cyan")
+
+    def table(self, title: str, columns: list[str], rows: list[list[str]]) -> None:
+        table = Table(title=title, title_justify="left", show_edge=False)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(escape(c) for c in row))
+        self.console.print(table)
