@@ -106,7 +106,8 @@ def _mirror_from_deb822(codename: str, files: Sequence[Path]) -> str | None:
                     continue
                 if codename not in para.get("Suites", "").split():
                     continue
-                for uri in para.get("URIs", "").split():
+                uris: list[str] = str(para.get("URIs", "")).split()
+                for uri in uris:
                     if _is_debian_archive(uri):
                         return uri.rstrip("/")
     return None
@@ -425,8 +426,7 @@ def serve_directory(path: Path) -> Iterator[str]:
                               daemon=True)
     thread.start()
     try:
-        host, port = server.server_address[:2]
-        yield f"http://{host}:{port}"
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

@@ -10,6 +10,7 @@ named and nothing is written, unless ``force``.
 from __future__ import annotations
 
 import stat
+import textwrap
 from datetime import datetime, timezone
 from importlib.resources import files
 from pathlib import Path
@@ -79,7 +80,8 @@ def planned_files(root: Path) -> dict[str, tuple[str, bool]]:
         "install_root": f"/opt/{package}",
         "install_root_rel": f"opt/{package}",
         "maintainer": f"{who} <{email}>",
-        "summary": (project.get("description") or f"{name}, packaged with its virtualenv").splitlines()[0][:80],
+        # Debian Policy §3.4.1: the synopsis is one line, under 80 characters.
+        "summary": textwrap.shorten(project.get("description") or f"{name}, packaged with its virtualenv", 79, placeholder="..."),
         "branch": branch_of(root),
         "copyright": ", ".join(a.get("name", "") for a in project.get("authors", []) if a.get("name")) or who,
         "license": license_name(project),
