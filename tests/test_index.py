@@ -78,7 +78,7 @@ def pypi() -> Iterator[Index]:
     state = Index()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     state.url = f"http://127.0.0.1:{server.server_address[1]}/simple/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield state
@@ -264,7 +264,8 @@ def test_directory_index_as_file_url(local_index: tuple[Path, dict[str, str]]) -
 def test_directory_index_other_project(local_index: tuple[Path, dict[str, str]]) -> None:
     """The other project sees only its own files."""
     directory, _ = local_index
-    assert sorted(project_files(str(directory), "other-app")) == ["other_app-1.0-py3-none-any.whl", "other_app-1.0.tar.gz"]
+    found = project_files(str(directory), "other-app")
+    assert sorted(found) == ["other_app-1.0-py3-none-any.whl", "other_app-1.0.tar.gz"]
 
 
 def test_missing_directory_is_empty(tmp_path: Path) -> None:

@@ -162,7 +162,7 @@ def test_pip_tools_from_the_index(hoist_home: Path, tmp_path: Path, root_tarball
     assert result.returncode == 0, result.output
     assert "wrote debian/pip-tools.links" in result.output
     assert (project / "debian" / "pip-tools.links").read_text() == (
-        "opt/pip-tools/bin/pip-compile usr/bin/pip-compile\nopt/pip-tools/bin/pip-sync usr/bin/pip-sync\n"
+        "${env:HOIST_INSTALL_ROOT}/bin/pip-compile usr/bin/pip-compile\n${env:HOIST_INSTALL_ROOT}/bin/pip-sync usr/bin/pip-sync\n"
     )
     git(project, "add", "-A")
     git(project, "commit", "--quiet", "-m", "Package pip-tools with hoist")

@@ -20,11 +20,6 @@ UTC = timezone.utc
 PLUS2 = timezone(timedelta(hours=2))
 MINUS5 = timezone(timedelta(hours=-5))
 
-# Pre-, post-, dev- and local releases are valid PEP 440 but are not hoist
-# releases; CalVer.parse currently takes them as the plain release (bug).
-_SUFFIX_BUG = pytest.mark.xfail(
-    strict=True, reason="bug: CalVer.parse accepts PEP 440 pre/post/dev/local suffixes and drops them"
-)
 
 
 # --------------------------------------------------------------------------- parse
@@ -68,11 +63,11 @@ def test_parse_canonical(text: str, expected: CalVer) -> None:
         pytest.param("26-11-0", id="dashes"),
         pytest.param("", id="empty"),
         pytest.param("latest", id="word"),
-        pytest.param("26.11.0rc1", id="pre-release-rc", marks=_SUFFIX_BUG),
-        pytest.param("26.11.0a1", id="pre-release-alpha", marks=_SUFFIX_BUG),
-        pytest.param("26.11.0.dev1", id="dev-release", marks=_SUFFIX_BUG),
-        pytest.param("26.11.0.post1", id="post-release", marks=_SUFFIX_BUG),
-        pytest.param("26.11.0+local", id="local-version", marks=_SUFFIX_BUG),
+        pytest.param("26.11.0rc1", id="pre-release-rc"),
+        pytest.param("26.11.0a1", id="pre-release-alpha"),
+        pytest.param("26.11.0.dev1", id="dev-release"),
+        pytest.param("26.11.0.post1", id="post-release"),
+        pytest.param("26.11.0+local", id="local-version"),
     ],
 )
 def test_parse_rejects(text: str) -> None:
@@ -238,7 +233,7 @@ NOV_21 = datetime(2026, 11, 21, 12, 0)
         pytest.param(
             ["release-26.11.3", "v26.11.7", "26.11.9"], NOV_21, "release-", "26.11.4", id="release-prefix"
         ),
-        pytest.param(["v26.11.0rc1"], NOV_21, "v", "26.11.0", id="pre-release-tag-not-a-release", marks=_SUFFIX_BUG),
+        pytest.param(["v26.11.0rc1"], NOV_21, "v", "26.11.0", id="pre-release-tag-not-a-release"),
     ],
 )
 def test_next_version(tags: list[str], now: datetime, prefix: str, expected: str) -> None:

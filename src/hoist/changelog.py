@@ -30,7 +30,10 @@ def entry_lines(subjects: list[str]) -> list[str]:
 
 
 def rfc2822(moment: datetime) -> str:
-    """*moment* as the changelog's date (RFC 2822, as ``date -R`` prints it)."""
+    """*moment* as the changelog's date (RFC 2822, as ``date -R`` prints it);
+    a naive datetime is taken as UTC, as :func:`hoist.version.next_version` does."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
     return format_datetime(moment.astimezone(timezone.utc))
 
 

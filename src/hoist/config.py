@@ -226,7 +226,8 @@ def load(root: Path) -> Config:
             continue
         expected = _TOP_KEYS[key]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            problems.append(f"tool.hoist.{key} must be a {expected.__name__}, not {type(value).__name__}")
+            kinds = {str: "a string", int: "an integer", dict: "a table"}
+            problems.append(f"tool.hoist.{key} must be {kinds[expected]}, not {type(value).__name__}")
             continue
         if expected is dict:
             target_cls = _TABLES[key]
@@ -258,7 +259,13 @@ def load(root: Path) -> Config:
         )
     if (values.get("git") or values.get("pypi") or values.get("apt")) and "git" not in values:
         values["git"] = GitTarget()
-    values.setdefault("install_root", f"/opt/{package}")
+    install_root = values.setdefault("install_root", f"/opt/{package}")
+    if not install_root.startswith("/") or install_root.rstrip("/") in ("", "/opt"):
+        raise ConfigError(
+            f"tool.hoist.install_root must be an absolute directory of its own, not {install_root!r}",
+            f'use e.g. install_root = "/opt/{package}"',
+        )
+    values["install_root"] = install_root.rstrip("/")
     values.setdefault("distribution", host_codename())
     return Config(
         root=root,

@@ -3,7 +3,7 @@
 Writes ``debian/`` (control, rules, changelog, source/format, links for the
 console scripts, lintian overrides), ``tasks.py``, a ``Jenkinsfile`` with its
 ``ci/`` scripts, and a ``[tool.hoist]`` table in ``pyproject.toml``, from the
-templates in ``hoist.packaging``.  It never overwrites: files that exist are
+templates in ``hoist.templates``.  It never overwrites: files that exist are
 named and nothing is written, unless ``force``.
 """
 
@@ -78,21 +78,21 @@ def planned_files(root: Path) -> dict[str, tuple[str, bool]]:
         "name": name,
         "package": package,
         "install_root": f"/opt/{package}",
-        "install_root_rel": f"opt/{package}",
         "maintainer": f"{who} <{email}>",
         # Debian Policy §3.4.1: the synopsis is one line, under 80 characters.
-        "summary": textwrap.shorten(project.get("description") or f"{name}, packaged with its virtualenv", 79, placeholder="..."),
+        "summary": synopsis(name, project.get("description") or ""),
         "branch": branch_of(root),
         "copyright": ", ".join(a.get("name", "") for a in project.get("authors", []) if a.get("name")) or who,
         "license": license_name(project),
     }
-    templates = files("hoist.packaging")
+    templates = files("hoist.templates")
     out: dict[str, tuple[str, bool]] = {}
     for source, destination, executable in TEMPLATES:
         text = templates.joinpath(source).read_text(encoding="utf-8")
         out[_Template(destination).substitute(values)] = (_Template(text).safe_substitute(values), executable)
     scripts = sorted(project.get("scripts", {}))
-    links = "".join(f"{values['install_root'].lstrip('/')}/bin/{script} usr/bin/{script}\n" for script in scripts)
+    # debhelper 13 expands ${env:VAR} in .links files (debhelper(7), "Substitution").
+    links = "".join(f"${{env:HOIST_INSTALL_ROOT}}/bin/{script} usr/bin/{script}\n" for script in scripts)
     out[f"debian/{package}.links"] = (links, False)
     entry = changelog.initial(package, host_codename(), values["maintainer"], datetime.now(timezone.utc).replace(microsecond=0))
     out["debian/changelog"] = (entry, False)
@@ -136,6 +136,16 @@ def init(path: Path, force: bool = False) -> list[str]:
         lines.append("added [tool.hoist] to pyproject.toml")
     lines.append("next: review and commit these files, then run `hoist plan` and `hoist release`")
     return lines
+
+
+def synopsis(name: str, description: str) -> str:
+    """The binary package's one-line synopsis: under 80 characters and not
+    starting with the package name (Debian Policy §3.4.1, lintian's
+    description-starts-with-package-name)."""
+    text = " ".join(description.split()) or f"the {name} application with its virtualenv"
+    if text.lower().startswith(name.lower()):
+        text = f"Python application: {text}"
+    return textwrap.shorten(text, 79, placeholder="...")
 
 
 def license_name(project: dict) -> str:

@@ -40,6 +40,8 @@ class CalVer:
             return None
         if str(version) != text or len(version.release) != 3 or version.epoch:
             return None
+        if version.pre or version.post is not None or version.dev is not None or version.local:
+            return None
         year, month, serial = version.release
         if not (0 <= year <= 99 and 1 <= month <= 12):
             return None
