@@ -15,6 +15,7 @@ from .context import Context, ReleasePlan
 from .errors import NothingToDo, PreflightError, PushRejectedError
 from .planning import RemoteState, check_in_sync, make_plan
 from .preflight import check_project, check_repository, check_tools
+from .status import release_states
 from .steps import Step
 from .steps.build import Build
 from .steps.confirm import Confirm
@@ -104,8 +105,12 @@ def release(ctx: Context, confirm=None) -> ReleasePlan:
     for attempt in range(1, attempts + 1):
         prepared = prepare(ctx, fetch=True)
         plan = prepared.plan
-        if plan.resume and plan.tag not in ctx.git.local_tags():
-            ctx.git("fetch", "--quiet", ctx.targets.git.remote, f"refs/tags/{plan.tag}:refs/tags/{plan.tag}", mutates=True)
+        if plan.resume:
+            states = release_states(ctx, str(plan.version), plan.tag, plan.base)
+            if all(s.state == "published" for s in states):
+                raise NothingToDo(f"{plan.tag} is released and every target holds it", "`hoist status` shows each target")
+            if plan.tag not in ctx.git.local_tags():
+                ctx.git("fetch", "--quiet", ctx.targets.git.remote, f"refs/tags/{plan.tag}:refs/tags/{plan.tag}", mutates=True)
         if confirm is not None and attempt == 1 and not confirm(plan):
             raise PreflightError("release cancelled", "")
         try:

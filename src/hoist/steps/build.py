@@ -24,6 +24,7 @@ from packaging.version import Version
 
 from ..context import Context, ReleasePlan
 from ..errors import BuildError
+from ..reproducible import normalize_sdist
 
 
 def check_built(filename: str, project: str, version: str) -> None:
@@ -53,6 +54,7 @@ class Build:
         return [
             f"export {plan.tag} into a clean directory; SOURCE_DATE_EPOCH from the commit",
             f"python -m build: sdist, then the wheel from the sdist, version {plan.version}",
+            "the sdist normalised (sorted members, clamped mtimes, fixed gzip header): byte-reproducible",
         ]
 
     def skip(self, ctx: Context, plan: ReleasePlan) -> str | None:
@@ -77,6 +79,7 @@ class Build:
         if len(sdists) != 1 or len(wheels) != 1:
             raise BuildError(f"expected one sdist and one wheel in {out}, found {[p.name for p in out.iterdir()]}")
         ctx.dist.mkdir(exist_ok=True)
+        normalize_sdist(sdists[0], int(epoch))
         for kind, built in (("sdist", sdists[0]), ("wheel", wheels[0])):
             check_built(built.name, ctx.config.name, str(plan.version))
             target = ctx.dist / built.name

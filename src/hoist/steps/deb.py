@@ -11,6 +11,7 @@ staging tree and recorded in the manifest.
 from __future__ import annotations
 
 import shutil
+import sys
 from importlib.metadata import distributions
 from pathlib import Path
 
@@ -72,6 +73,7 @@ class Deb:
             env={
                 "HOIST_REQUIREMENTS": str(requirements),
                 "HOIST_INSTALL_ROOT": ctx.config.install_root,
+                "HOIST_FIXUP": f"{sys.executable} -m hoist.fixup",
                 "SOURCE_DATE_EPOCH": str(int(plan.moment.timestamp())),
                 "DEB_BUILD_OPTIONS": "nocheck",
             },

@@ -1,0 +1,104 @@
+"""Make a staged virtualenv independent of the directory it was built in.
+
+Run by ``debian/rules`` right after ``dh_virtualenv`` (hoist passes the
+command as ``HOIST_FIXUP``)::
+
+    python -m hoist.fixup <package staging dir> <install root>
+
+A virtualenv built in ``debian/<package>/opt/<name>`` records that path in
+several places; the same tag built in another directory would then give
+another .deb (FIELD-NOTES, "Reproducibility").  This removes every one:
+
+- ``pyvenv.cfg``: the ``command =`` line (``python -m venv <build path>``);
+- ``direct_url.json`` (PEP 610: the wheel's build-host path) and uv's
+  ``uv_cache.json``, with their ``RECORD`` lines;
+- ``RECORD`` hashes and sizes of files that dh-virtualenv rewrote after pip
+  installed them (console scripts' shebangs), recomputed (PEP 376/PEP 627);
+- byte code: every module is compiled with its installed path as
+  ``co_filename`` and checked-hash invalidation (PEP 552), so no ``.pyc``
+  carries the build path or a timestamp.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+#: Files that only describe the build host; removed with their RECORD lines.
+HOST_ONLY = ("direct_url.json", "uv_cache.json")
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest}"
+
+
+def fix_pyvenv_cfg(venv: Path) -> None:
+    cfg = venv / "pyvenv.cfg"
+    if cfg.exists():
+        lines = cfg.read_text().splitlines(keepends=True)
+        cfg.write_text("".join(line for line in lines if not line.startswith("command =")))
+
+
+def fix_records(venv: Path) -> None:
+    """Drop host-only files and bring every RECORD up to date with the files."""
+    for site in venv.glob("lib/python3*/site-packages"):
+        for record in site.glob("*.dist-info/RECORD"):
+            dist_info = record.parent
+            for name in HOST_ONLY:
+                (dist_info / name).unlink(missing_ok=True)
+            rows = list(csv.reader(io.StringIO(record.read_text(encoding="utf-8"))))
+            fixed = []
+            for row in rows:
+                if not row:
+                    continue
+                path, *rest = row
+                target = (site / path).resolve() if not Path(path).is_absolute() else Path(path)
+                if Path(path).name in HOST_ONLY and Path(path).parent.name == dist_info.name:
+                    continue
+                if rest and rest[0] and target.is_file():
+                    data = target.read_bytes()
+                    row = [path, _record_hash(data), str(len(data))]
+                fixed.append(row)
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(fixed)
+            record.write_text(out.getvalue(), encoding="utf-8")
+
+
+def compile_modules(staging: Path, venv: Path) -> None:
+    """Byte-compile the virtualenv's modules as they will be installed.
+
+    The virtualenv's own interpreter compiles them, so the byte code is for the
+    Python the package depends on.  Files that do not compile (test data in
+    another Python's syntax) are left without byte code, as pip leaves them.
+    """
+    for lib in venv.glob("lib/python3*"):
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "compileall", "-q", "-q", "-j", "0",
+             "-s", str(staging), "-p", "/", "--invalidation-mode", "checked-hash", str(lib)],
+            check=False,
+        )
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m hoist.fixup <package staging dir> <install root>", file=sys.stderr)
+        return 2
+    staging = Path(argv[0]).resolve()
+    venv = staging / argv[1].lstrip("/")
+    if not (venv / "pyvenv.cfg").exists():
+        print(f"hoist.fixup: no virtualenv at {venv}", file=sys.stderr)
+        return 1
+    fix_pyvenv_cfg(venv)
+    fix_records(venv)
+    compile_modules(staging, venv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

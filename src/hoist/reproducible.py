@@ -1,0 +1,45 @@
+"""Byte-reproducible sdists.
+
+setuptools' sdist is not reproducible even with ``SOURCE_DATE_EPOCH``: the gzip
+header carries a time and the archive's members carry the time they were
+generated (FIELD-NOTES, "Reproducibility").  :func:`normalize_sdist` rewrites
+it as a function of its content alone: members sorted by name, every mtime
+clamped to ``SOURCE_DATE_EPOCH``, owner ``root:root`` (0:0), modes 0644/0755,
+and a gzip header with mtime 0 and no file name (RFC 1952).  A release resumed
+on another machine therefore uploads the same bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import tarfile
+from pathlib import Path
+
+
+def normalize_sdist(path: Path, epoch: int) -> None:
+    """Rewrite the ``.tar.gz`` at *path* in place, deterministically.
+
+    :param epoch: ``SOURCE_DATE_EPOCH``, seconds since the epoch; later
+        mtimes are clamped to it.
+    """
+    with tarfile.open(path, "r:gz") as source:
+        members = [(m, source.extractfile(m).read() if m.isfile() else None) for m in source.getmembers()]
+    members.sort(key=lambda item: item[0].name)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as target:
+        for member, data in members:
+            member.mtime = min(int(member.mtime), epoch)
+            member.uid = member.gid = 0
+            member.uname = member.gname = ""
+            if member.isdir() or member.mode & 0o111:
+                member.mode = 0o755
+            else:
+                member.mode = 0o644
+            member.pax_headers = {}
+            target.addfile(member, io.BytesIO(data) if data is not None else None)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as out, gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz:
+        gz.write(raw.getvalue())
+    os.replace(tmp, path)

@@ -1,0 +1,77 @@
+"""What the targets hold of one release, read from the targets themselves.
+
+Used to decide that a resumed release has nothing left to do, and by
+``hoist status``.  A target's state is ``published`` (it holds the release,
+with the sha256 of ``dist/release.json`` when that is known), ``missing``, or
+``conflict`` (it holds a file of that name with another sha256).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+from packaging.version import Version
+
+from . import index
+from .aptly import published_packages
+from .context import Context
+from .planning import RemoteState
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """One target's state for a release, with the files it holds ({name: sha256})."""
+
+    target: str
+    state: str
+    detail: str = ""
+
+
+def _version_of(filename: str) -> Version | None:
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[1]
+        return parse_sdist_filename(filename)[1]
+    except (InvalidSdistFilename, InvalidWheelFilename):
+        return None
+
+
+def host_architecture(ctx: Context) -> str:
+    """The Debian architecture packages are built for here (``dpkg --print-architecture``)."""
+    return ctx.runner.run(["dpkg", "--print-architecture"]).stdout.strip()
+
+
+def release_states(ctx: Context, version: str, tag: str, commit: str, expected: dict[str, str] | None = None) -> list[TargetState]:
+    """The state of every configured target for *version*.
+
+    :param expected: ``{filename: sha256}`` of the release's artifacts, when
+        known (from ``dist/release.json``); without it, presence by name and
+        version is all that is checked.
+    """
+    expected = expected or {}
+    states = []
+    remote = RemoteState.read(ctx.git, ctx.targets.git.remote, ctx.config.branch)
+    at = remote.tags.get(tag)
+    states.append(TargetState("git", "missing" if at is None else ("published" if at == commit else "conflict"),
+                              f"{tag} at {at[:12]}" if at else f"no tag {tag}"))
+
+    if ctx.targets.pypi is not None:
+        held = index.project_files(ctx.targets.pypi.index_url, ctx.config.name)
+        mine = {name: sha for name, sha in held.items() if _version_of(name) == Version(version)}
+        kinds = {"sdist": any(n.endswith(".tar.gz") for n in mine), "wheel": any(n.endswith(".whl") for n in mine)}
+        bad = [n for n, sha in expected.items() if n in mine and mine[n] and mine[n] != sha]
+        state = "conflict" if bad else ("published" if all(kinds.values()) else "missing")
+        states.append(TargetState("pypi", state, ", ".join(sorted(mine)) or "no files"))
+
+    apt = ctx.apt_target()
+    if apt is not None:
+        packages = published_packages(apt.url, ctx.config.distribution, ctx.config.component, host_architecture(ctx))
+        entry = next((p for p in packages.values() if p["Package"] == ctx.config.package and p["Version"] == version), None)
+        if entry is None:
+            states.append(TargetState("apt", "missing", f"{ctx.config.package} {version} not in {ctx.config.distribution}"))
+        else:
+            name = entry["Filename"].rsplit("/", 1)[-1]
+            bad = name in expected and expected[name] != entry["SHA256"]
+            states.append(TargetState("apt", "conflict" if bad else "published", name))
+    return states
