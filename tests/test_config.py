@@ -320,7 +320,7 @@ def test_hoist_not_a_table(tmp_path: Path) -> None:
         ),
         pytest.param(
             '[tool.hoist]\nzzz = 1\n',
-            "unknown key tool.hoist.zzz in {path}: known keys: apt, branch, component, distribution, git, "
+            "unknown key tool.hoist.zzz in {path}: known keys: apt, branch, component, compression, distribution, git, "
             "install_root, lock, package, push_retries, pypi, tag_prefix",
             id="no-close-match-lists-keys",
         ),

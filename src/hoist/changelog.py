@@ -7,7 +7,7 @@ writes it, so hoist never formats a changelog by hand.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 
 from debian.changelog import Changelog, ChangelogParseError
@@ -35,6 +35,16 @@ def rfc2822(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return format_datetime(moment.astimezone(timezone.utc))
+
+
+def newest_date(path: Path) -> datetime | None:
+    """The date of the newest entry of the changelog at *path*, or None."""
+    if not path.exists():
+        return None
+    changelog = read(path)
+    if not len(changelog) or not changelog.date:
+        return None
+    return parsedate_to_datetime(changelog.date).astimezone(timezone.utc)
 
 
 def read(path: Path) -> Changelog:

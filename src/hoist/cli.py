@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from . import __version__, pipeline
+from .ci import should_release
 from .errors import HoistError, NothingToDo
 from .session import open_project
 from .ui import UI
@@ -34,6 +35,13 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("--local", action="store_true", help="use local targets even if targets are configured")
     release.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     release.add_argument("--dry-run", action="store_true", help="run the checks and builds, change nothing outside the build")
+
+    ci = sub.add_parser("ci", help="decisions for CI jobs")
+    ci_sub = ci.add_subparsers(dest="ci_command", required=True, metavar="CI_COMMAND")
+    ci_sub.add_parser(
+        "should-release",
+        help="exit 0 if this build should release HEAD, 1 if not (release commits, other branches); prints why",
+    )
     return parser
 
 
@@ -83,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
                 ui.line(line)
             return 0
         ctx = open_project(args.directory, ui, local=getattr(args, "local", False), dry_run=getattr(args, "dry_run", False))
+        if args.command == "ci":
+            decision = should_release(ctx)
+            print(("release: " if decision.release else "no release: ") + decision.reason)
+            return 0 if decision.release else 1
         if args.command == "plan":
             print_plan(ctx, pipeline.prepare(ctx, fetch=False).plan)
             return 0

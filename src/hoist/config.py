@@ -90,6 +90,7 @@ class Config:
     :ivar install_root: where the virtualenv is installed on servers.
     :ivar lock: a requirements file with pinned, hashed dependencies, or None
         to take them from the wheel's metadata.
+    :ivar compression: the .deb's compressor (dpkg-deb -Z).
     :ivar local: no target is configured: publish to local targets.
     """
 
@@ -105,6 +106,7 @@ class Config:
     distribution: str = ""
     component: str = "main"
     push_retries: int = 3
+    compression: str = "zstd"
     git: GitTarget | None = None
     pypi: PyPITarget | None = None
     apt: AptTarget | None = None
@@ -124,10 +126,14 @@ _TOP_KEYS = {
     "distribution": str,
     "component": str,
     "push_retries": int,
+    "compression": str,
     "git": dict,
     "pypi": dict,
     "apt": dict,
 }
+#: dpkg-deb's compressors (dpkg-deb(1) -Z); Debian 12's dpkg reads zstd.
+COMPRESSORS = ("zstd", "xz", "gzip", "none")
+
 _TABLES: dict[str, type] = {"git": GitTarget, "pypi": PyPITarget, "apt": AptTarget}
 
 # Debian Policy §5.6.1: package names are [a-z0-9][a-z0-9+.-]+
@@ -250,6 +256,11 @@ def load(root: Path) -> Config:
         raise ConfigError(
             "invalid configuration:\n  " + "\n  ".join(problems),
             "fix the keys named above in [tool.hoist]",
+        )
+    if values.get("compression", "zstd") not in COMPRESSORS:
+        raise ConfigError(
+            f"tool.hoist.compression is {values['compression']!r}, not one of {', '.join(COMPRESSORS)}",
+            "zstd builds fastest; xz makes .debs that Debian 11 and older can read",
         )
     package = values.pop("package", None) or debian_package_name(name)
     if not _DEBIAN_NAME.match(package):

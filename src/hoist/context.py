@@ -66,6 +66,7 @@ class Context:
     secrets: Secrets
     local_flag: bool = False
     build_dir: Path | None = None
+    wheelhouse: Path | None = None
     artifacts: dict[str, Path] = field(default_factory=dict)
     installed: list[dict[str, str]] = field(default_factory=list)
     target_states: dict[str, dict[str, Any]] = field(default_factory=dict)

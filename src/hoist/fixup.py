@@ -9,7 +9,8 @@ A virtualenv built in ``debian/<package>/opt/<name>`` records that path in
 several places; the same tag built in another directory would then give
 another .deb (FIELD-NOTES, "Reproducibility").  This removes every one:
 
-- ``pyvenv.cfg``: the ``command =`` line (``python -m venv <build path>``);
+- ``pyvenv.cfg``: the ``command =`` line (``python -m venv <build path>``),
+  and uv's empty ``.lock`` beside it;
 - ``direct_url.json`` (PEP 610: the wheel's build-host path) and uv's
   ``uv_cache.json``, with their ``RECORD`` lines;
 - ``RECORD`` hashes and sizes of files that dh-virtualenv rewrote after pip
@@ -39,6 +40,7 @@ def _record_hash(data: bytes) -> str:
 
 
 def fix_pyvenv_cfg(venv: Path) -> None:
+    (venv / ".lock").unlink(missing_ok=True)  # uv's, empty
     cfg = venv / "pyvenv.cfg"
     if cfg.exists():
         lines = cfg.read_text().splitlines(keepends=True)

@@ -7,6 +7,7 @@ recognise a commit that hoist made.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from .runner import Result, Runner
 
 #: The trailer that marks a release commit.
 RELEASE_TRAILER = "Hoist-Release"
+
+#: Environment variables in which CI products name the branch being built on
+#: a detached HEAD (Jenkins multibranch: BRANCH_NAME; the Jenkins git plugin:
+#: GIT_BRANCH, e.g. ``origin/master``).
+BRANCH_VARIABLES = ("BRANCH_NAME", "GIT_BRANCH")
 
 #: Paths hoist writes in a working tree and ignores when checking it is clean.
 OWN_PATHS = ("dist/",)
@@ -134,3 +140,16 @@ class Git:
         name_email = ident.rsplit(" ", 2)[0]
         name, _, email = name_email.partition(" <")
         return name.strip(), email.rstrip(">").strip()
+
+
+def built_branch(git: Git) -> str | None:
+    """The branch being built: the checked-out one or, on a detached HEAD,
+    the one CI names in :data:`BRANCH_VARIABLES`."""
+    branch = git.branch()
+    if branch:
+        return branch
+    for name in BRANCH_VARIABLES:
+        value = os.environ.get(name)
+        if value:
+            return value.removeprefix("origin/")
+    return None

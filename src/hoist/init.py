@@ -84,6 +84,7 @@ def planned_files(root: Path) -> dict[str, tuple[str, bool]]:
         "branch": branch_of(root),
         "copyright": ", ".join(a.get("name", "") for a in project.get("authors", []) if a.get("name")) or who,
         "license": license_name(project),
+        "year": str(datetime.now(timezone.utc).year),
     }
     templates = files("hoist.templates")
     out: dict[str, tuple[str, bool]] = {}

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -148,7 +150,23 @@ class LocalTargets:
 
     @property
     def gnupghome(self) -> Path:
-        return self.root / "gnupg"
+        """The GnuPG home of the signing key.
+
+        gpg-agent's sockets live in the home directory, and a socket path may
+        not be longer than 107 bytes (unix(7), ``sun_path``); a deep
+        ``$HOIST_HOME`` is therefore reached through a short symbolic link in
+        the temporary directory.
+        """
+        home = self.root / "gnupg"
+        if len(str(home)) <= 60:
+            return home
+        digest = hashlib.sha256(str(home).encode()).hexdigest()[:12]
+        link = Path(tempfile.gettempdir()) / f"hoist-gnupg-{digest}"
+        if not link.is_symlink():
+            home.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                link.symlink_to(home)
+        return link
 
     @property
     def public_key(self) -> Path:

@@ -25,10 +25,12 @@ from .steps.publish_index import PublishIndex
 from .steps.push import Push
 from .steps.tag import Tag
 from .steps.verify import Verify
+from .steps.wheelhouse import Wheelhouse
 
 STEPS: list[Step] = [
     Tag(),           # the changelog entry and the release commit and tag, locally: nothing leaves the machine
     Build(),         # sdist and wheel from a clean export of the tag, so the version is the tag's
+    Wheelhouse(),    # every dependency, hash-checked, before the build: the .deb build needs no network
     Deb(),           # the .deb from the same export, installing the wheel just built
     Verify(),        # twine check, lintian, versions: the last chance to stop with nothing published
     Push(),          # git push --atomic claims the version; a loser has published nothing

@@ -8,8 +8,9 @@ this module plus printing).  The version rule itself is the pure function
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
+from . import changelog
 from .config import Config
 from .context import ReleasePlan
 from .errors import NothingToDo, PreflightError
@@ -95,6 +96,11 @@ def make_plan(git: Git, config: Config, remote: RemoteState, now: datetime | Non
     earlier = [v for v in versions_from_tags(local_tags, prefix) if v < version and git.is_ancestor(v.tag(prefix), head)]
     previous = max(earlier).tag(prefix) if earlier else None
     name, email = git.ident()
+    # lintian (latest-changelog-entry-without-new-date): each entry is newer than the one before.
+    newest = changelog.newest_date(config.root / "debian" / "changelog")
+    moment = now.replace(microsecond=0)
+    if newest is not None and moment <= newest:
+        moment = newest + timedelta(seconds=1)
     return ReleasePlan(
         version=version,
         tag=version.tag(prefix),
@@ -102,7 +108,7 @@ def make_plan(git: Git, config: Config, remote: RemoteState, now: datetime | Non
         base=head,
         previous_tag=previous,
         subjects=tuple(git.subjects(previous)),
-        moment=now.replace(microsecond=0),
+        moment=moment,
         author=f"{name} <{email}>",
         distribution=config.distribution,
         component=config.component,

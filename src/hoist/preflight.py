@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .config import Config
 from .errors import ConfigError, PreflightError, ToolMissingError
-from .git import Git
+from .git import Git, built_branch
 from .runner import Runner
 
 #: Commands a release runs, with the Debian package that provides each.
@@ -68,13 +68,14 @@ def check_project(config: Config) -> None:
 
 
 def check_repository(git: Git, config: Config) -> None:
-    """On the release branch, with a clean working tree.
+    """On the release branch (checked out, or named by CI for a detached HEAD),
+    with a clean working tree.
 
     :raises PreflightError: detached HEAD or another branch; changed or
         untracked files (named).
     """
     git.head()
-    branch = git.branch()
+    branch = built_branch(git)
     if branch != config.branch:
         where = f"on branch {branch!r}" if branch else "on a detached HEAD"
         raise PreflightError(

@@ -2,10 +2,11 @@
 
 ``dpkg-buildpackage -b`` runs in the clean export of the tag; ``debian/rules``
 (written by ``hoist init``) calls ``dh_virtualenv`` with Debian's
-``/usr/bin/python3`` and installs the requirements file hoist hands it through
-``HOIST_REQUIREMENTS``: the wheel just built, and the lock file when the
-project names one.  The installed distributions are read back from the
-staging tree and recorded in the manifest.
+``/usr/bin/python3``.  hoist hands it, through ``HOIST_*`` variables, the
+requirements (the wheel just built and every dependency, pinned with hashes),
+uv as the installer (:mod:`hoist.pip_uv`), the wheelhouse as its only source
+(``--no-index``), :mod:`hoist.fixup`, and the compression.  The installed
+distributions are read back from the staging tree for the manifest.
 """
 
 from __future__ import annotations
@@ -15,20 +16,11 @@ import sys
 from importlib.metadata import distributions
 from pathlib import Path
 
+from uv import find_uv_bin
+
+from .. import pip_uv
 from ..context import Context, ReleasePlan
 from ..errors import BuildError
-from ..manifest import sha256_file
-
-
-def requirements_text(wheel: Path, lock: Path | None) -> str:
-    """The requirements file (pip's format) for the virtualenv.
-
-    With a lock, every requirement must carry a hash (pip's hash-checking
-    mode), so the wheel gets one too.
-    """
-    if lock is None:
-        return f"{wheel}\n"
-    return f"-r {lock}\n{wheel} --hash=sha256:{sha256_file(wheel)}\n"
 
 
 def installed_distributions(staging: Path, install_root: str) -> list[dict[str, str]]:
@@ -56,17 +48,8 @@ class Deb:
         return None
 
     def run(self, ctx: Context, plan: ReleasePlan) -> None:
-        assert ctx.build_dir is not None
-        lock = None
-        if ctx.config.lock:
-            lock = ctx.source / ctx.config.lock
-            if not lock.is_file():
-                raise BuildError(
-                    f"the lock file {ctx.config.lock} named in [tool.hoist] is not in {plan.tag}",
-                    "commit it, or remove tool.hoist.lock to take dependencies from the wheel",
-                )
+        assert ctx.build_dir is not None and ctx.wheelhouse is not None
         requirements = ctx.build_dir / "requirements.txt"
-        requirements.write_text(requirements_text(ctx.artifacts["wheel"].resolve(), lock), encoding="utf-8")
         ctx.runner.run(
             ["dpkg-buildpackage", "-b", "-us", "-uc"],
             cwd=ctx.source,
@@ -74,6 +57,10 @@ class Deb:
                 "HOIST_REQUIREMENTS": str(requirements),
                 "HOIST_INSTALL_ROOT": ctx.config.install_root,
                 "HOIST_FIXUP": f"{sys.executable} -m hoist.fixup",
+                "HOIST_PIP_TOOL": str(Path(pip_uv.__file__).resolve()),
+                "HOIST_PIP_ARGS": f"--no-index --find-links={ctx.wheelhouse} --require-hashes",
+                "HOIST_UV": find_uv_bin(),
+                "HOIST_COMPRESSION": ctx.config.compression,
                 "SOURCE_DATE_EPOCH": str(int(plan.moment.timestamp())),
                 "DEB_BUILD_OPTIONS": "nocheck",
             },
