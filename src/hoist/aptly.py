@@ -23,9 +23,10 @@ from .config import AptTarget
 from .errors import ConflictError, PublishError
 from .runner import Result, Runner
 
-#: How many times aptly retries opening a database that another aptly holds,
-#: about one second apart (aptly's ``-db-open-attempts``).
-DB_OPEN_ATTEMPTS = 60
+#: How many times aptly tries to open a database that another aptly process
+#: holds, sleeping a few seconds between tries (aptly's ``-db-open-attempts``):
+#: a bounded wait.  Overridden by ``HOIST_APTLY_DB_OPEN_ATTEMPTS``.
+DB_OPEN_ATTEMPTS = 10
 
 
 @dataclass
@@ -49,12 +50,32 @@ class Aptly:
         return {"GNUPGHOME": self.target.gnupghome} if self.target.gnupghome else {}
 
     def _aptly(self, *args: str, mutates: bool = False, check: bool = True) -> Result:
-        return self.runner.run(
-            ["aptly", f"-config={self.target.aptly_config}", *args],
+        """Run aptly; a database locked past the bounded wait is a :class:`PublishError`."""
+        attempts = os.environ.get("HOIST_APTLY_DB_OPEN_ATTEMPTS", str(DB_OPEN_ATTEMPTS))
+        result = self.runner.run(
+            ["aptly", f"-config={self.target.aptly_config}", f"-db-open-attempts={attempts}", *args],
             env=self._env(),
             mutates=mutates,
-            check=check,
+            check=False,
         )
+        output = result.stdout + result.stderr
+        if not result.ok and "unable to open database" in output.lower():
+            raise PublishError(
+                f"the aptly database of {self.target.aptly_config} is locked by another aptly process "
+                f"(gave up after {attempts} attempts to open it)",
+                "wait for the other process to finish, then run hoist release again: it resumes",
+            )
+        if not result.ok and ("gpg" in output.lower() or "sign" in output.lower()) and args[:1] == ("publish",):
+            raise PublishError(
+                f"aptly could not sign the repository with the key {self.target.gpg_key}: "
+                + " ".join(line.strip() for line in output.splitlines() if line.strip())[-300:],
+                "check that the key is in the GnuPG home"
+                + (f" {self.target.gnupghome}" if self.target.gnupghome else "")
+                + " and that HOIST_GPG_PASSPHRASE is its passphrase; the published repository is unchanged",
+            )
+        if check and not result.ok:
+            raise self.runner.failure(" ".join(["aptly", *args]), result.returncode, output)
+        return result
 
     def snapshot_name(self, version: str) -> str:
         return f"{self.target.repo}-{version}"

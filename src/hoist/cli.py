@@ -8,12 +8,18 @@ code (a traceback only with ``-v``).
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
 from . import __version__, pipeline
 from .ci import should_release
-from .errors import HoistError, NothingToDo
+from .lock import DEFAULT_LOCK, write_lock
+from .rebuild import rebuild
+from .errors import HoistError, NothingToDo, PreflightError
+from .manifest import Manifest
+from .status import release_states
+from .version import CalVer, versions_from_tags
 from .session import open_project
 from .ui import UI
 
@@ -35,6 +41,17 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("--local", action="store_true", help="use local targets even if targets are configured")
     release.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     release.add_argument("--dry-run", action="store_true", help="run the checks and builds, change nothing outside the build")
+
+    lock = sub.add_parser("lock", help="pin every dependency with hashes into a lock file (uv pip compile)")
+    lock.add_argument("--upgrade", action="store_true", help="take the newest allowed versions")
+
+    rebuild = sub.add_parser("rebuild", help="rebuild a released version and compare its sha256 with the targets'")
+    rebuild.add_argument("version", help="the released version, e.g. 26.11.0")
+    rebuild.add_argument("--local", action="store_true", help="use local targets even if targets are configured")
+
+    status = sub.add_parser("status", help="the state of each target for a version (default: the newest release)")
+    status.add_argument("version", nargs="?", help="a release version, e.g. 26.11.0")
+    status.add_argument("--local", action="store_true", help="use local targets even if targets are configured")
 
     ci = sub.add_parser("ci", help="decisions for CI jobs")
     ci_sub = ci.add_subparsers(dest="ci_command", required=True, metavar="CI_COMMAND")
@@ -74,6 +91,48 @@ def print_summary(ctx, plan) -> None:
         ui.line(f"  apt-get update && apt-get install {ctx.config.package}")
 
 
+def show_status(ctx, version: str | None) -> int:
+    """Print each target's state for *version*; exit status 0 when all hold it."""
+    prefix = ctx.config.tag_prefix
+    remote = pipeline.remote_state(ctx)
+    tags = {**{t: "" for t in ctx.git.local_tags()}, **remote.tags}
+    known = versions_from_tags(tags, prefix)
+    if version is None:
+        if not known:
+            raise PreflightError("there is no release yet", "hoist release makes the first")
+        chosen = known[-1]
+    else:
+        chosen = CalVer.parse(version)
+        if chosen is None or chosen not in known:
+            raise PreflightError(f"{version} is not a released version", f"released: {', '.join(map(str, known[-5:])) or 'none'}")
+    tag = chosen.tag(prefix)
+    commit = remote.tags.get(tag) or ctx.git.out("rev-list", "-n", "1", tag)
+    expected = {}
+    manifest_path = ctx.dist / "release.json"
+    if manifest_path.exists():
+        manifest = Manifest.read(manifest_path)
+        if manifest.version == str(chosen):
+            expected = {a.filename: a.sha256 for a in manifest.artifacts}
+    states = release_states(ctx, str(chosen), tag, commit, expected)
+    ctx.ui.table(f"{ctx.config.name} {chosen}", ["target", "state", "detail"], [[s.target, s.state, s.detail] for s in states])
+    complete = all(s.state == "published" for s in states)
+    ctx.ui.line(f"{chosen}: " + ("published on every target" if complete else "incomplete: hoist release on its tag finishes it"))
+    return 0 if complete else 1
+
+
+def show_rebuild(ctx, version: str) -> int:
+    """Rebuild *version*, print the comparisons; exit status 0 when all agree."""
+    comparisons, out = rebuild(ctx, version)
+    rows = [[c.artifact, c.reference, {True: "same", False: "DIFFERENT", None: "not there"}[c.same],
+             (c.theirs or "")[:16], c.ours[:16]] for c in comparisons]
+    ctx.ui.table(f"rebuild of {version} in {out}", ["artifact", "against", "result", "theirs", "ours"], rows)
+    different = [c for c in comparisons if c.same is False]
+    if different and shutil.which("diffoscope"):
+        ctx.ui.line("diffoscope can show what differs, e.g.: diffoscope <published file> " + str(out / different[0].artifact))
+    ctx.ui.line(f"{version}: " + ("reproducible: every artifact is byte-identical" if not different else f"{len(different)} difference(s)"))
+    return 1 if different else 0
+
+
 def _ask(ctx, plan) -> bool:
     print_plan(ctx, plan)
     answer = input(f"Release {plan.version}? [y/N] ").strip().lower()
@@ -95,6 +154,16 @@ def main(argv: list[str] | None = None) -> int:
             decision = should_release(ctx)
             print(("release: " if decision.release else "no release: ") + decision.reason)
             return 0 if decision.release else 1
+        if args.command == "lock":
+            path = write_lock(ctx.runner, ctx.root, ctx.config.lock or DEFAULT_LOCK, upgrade=args.upgrade)
+            ui.line(f"wrote {path.relative_to(ctx.root)}")
+            if not ctx.config.lock:
+                ui.line(f'hint: add  lock = "{DEFAULT_LOCK}"  to [tool.hoist], then commit both')
+            return 0
+        if args.command == "rebuild":
+            return show_rebuild(ctx, args.version)
+        if args.command == "status":
+            return show_status(ctx, args.version)
         if args.command == "plan":
             print_plan(ctx, pipeline.prepare(ctx, fetch=False).plan)
             return 0

@@ -65,6 +65,7 @@ class Context:
     targets: Targets
     secrets: Secrets
     local_flag: bool = False
+    dist_dir: Path | None = None
     build_dir: Path | None = None
     wheelhouse: Path | None = None
     artifacts: dict[str, Path] = field(default_factory=dict)
@@ -78,7 +79,7 @@ class Context:
     @property
     def dist(self) -> Path:
         """Where the artifacts and ``release.json`` are written."""
-        return self.root / "dist"
+        return self.dist_dir or self.root / "dist"
 
     @property
     def source(self) -> Path:

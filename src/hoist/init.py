@@ -20,6 +20,7 @@ from . import changelog
 from .config import TAG_VERSION_BACKENDS, debian_package_name, host_codename, read_pyproject, version_backend
 from .errors import ConfigError
 from .git import Git
+from .lock import DEFAULT_LOCK
 from .runner import Runner
 
 
@@ -43,13 +44,14 @@ TEMPLATES = [
 ]
 
 
-def _hoist_table(branch: str) -> str:
+def _hoist_table(branch: str, lock: str | None) -> str:
     return (
         "\n[tool.hoist]\n"
         "# Release settings; see hoist's README. With no [tool.hoist.git], [tool.hoist.pypi]\n"
         "# or [tool.hoist.apt] table, hoist publishes to local targets on this machine.\n"
         f'branch = "{branch}"\n'
         'tag_prefix = "v"\n'
+        + (f'lock = "{lock}"  # pinned dependencies with hashes (hoist lock)\n' if lock else "")
     )
 
 
@@ -133,7 +135,8 @@ def init(path: Path, force: bool = False) -> list[str]:
         lines.append(f"wrote {relative}")
     if not has_table:
         text = pyproject.read_text(encoding="utf-8")
-        pyproject.write_text(text.rstrip("\n") + "\n" + _hoist_table(branch_of(root)), encoding="utf-8")
+        lock = DEFAULT_LOCK if (root / DEFAULT_LOCK).is_file() else None
+        pyproject.write_text(text.rstrip("\n") + "\n" + _hoist_table(branch_of(root), lock), encoding="utf-8")
         lines.append("added [tool.hoist] to pyproject.toml")
     lines.append("next: review and commit these files, then run `hoist plan` and `hoist release`")
     return lines

@@ -27,8 +27,10 @@ class IndexSettings:
 
     def uv_options(self) -> list[str]:
         """The settings as uv options, without locations that do not exist
-        (pip only warns about those; uv refuses them)."""
-        options = []
+        (pip only warns about those; uv refuses them).  Like pip, uv then takes
+        the best version across all indexes (``unsafe-best-match``), not the
+        first index that has the name."""
+        options = ["--index-strategy", "unsafe-best-match"]
         if self.index_url:
             options += ["--index-url", self.index_url]
         for url in self.extra_index_urls:

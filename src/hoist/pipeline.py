@@ -48,6 +48,13 @@ class Prepared:
     remote: RemoteState
 
 
+def remote_state(ctx: Context) -> RemoteState:
+    """The git remote's branch head and tags (empty for a local remote not made yet)."""
+    if ctx.targets.local is not None and not (ctx.targets.local.git_remote / "HEAD").exists():
+        return RemoteState(None, {})
+    return RemoteState.read(ctx.git, ctx.targets.git.remote, ctx.config.branch)
+
+
 def prepare(ctx: Context, *, fetch: bool) -> Prepared:
     """Run the preflight checks and plan the release (no side effect but a fetch).
 
@@ -58,12 +65,8 @@ def prepare(ctx: Context, *, fetch: bool) -> Prepared:
     check_repository(ctx.git, ctx.config)
     if ctx.targets.local is not None and fetch:
         ctx.targets.local.ensure()
-    remote_name = ctx.targets.git.remote
-    if ctx.targets.local is not None and not (ctx.targets.local.git_remote / "HEAD").exists():
-        remote = RemoteState(None, {})
-    else:
-        remote = RemoteState.read(ctx.git, remote_name, ctx.config.branch)
-    check_in_sync(ctx.git, ctx.config, remote, remote_name, fetch=fetch)
+    remote = remote_state(ctx)
+    check_in_sync(ctx.git, ctx.config, remote, ctx.targets.git.remote, fetch=fetch)
     return Prepared(make_plan(ctx.git, ctx.config, remote), remote)
 
 

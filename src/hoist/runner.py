@@ -134,7 +134,7 @@ class Runner:
             ) from exc
         result = Result(args, proc.returncode, self.redact(proc.stdout), self.redact(proc.stderr))
         if check and not result.ok:
-            raise self._failure(shown, result.returncode, result.stdout + result.stderr)
+            raise self.failure(shown, result.returncode, result.stdout + result.stderr)
         return result
 
     def _run_streaming(
@@ -165,13 +165,18 @@ class Runner:
             out.seek(0)
             output = self.redact(out.read())
         if check and returncode != 0:
-            raise self._failure(shown, returncode, output)
+            raise self.failure(shown, returncode, output)
         return Result(args, returncode, output, "")
 
     @staticmethod
-    def _failure(shown: str, returncode: int, output: str) -> CommandError:
+    def failure(shown: str, returncode: int, output: str) -> CommandError:
+        """The error for a command that exited with *returncode*, quoting the tail of *output*."""
         tail = "\n".join(output.rstrip().splitlines()[-TAIL_LINES:])
         message = f"command failed with exit status {returncode}: {shown}"
+        hint = "read the output above; fix the cause and run again"
+        if "No space left on device" in output:
+            message = f"out of disk space: {shown}"
+            hint = "free space where it ran out (the build directory is in $TMPDIR), then run again: the release resumes"
         if tail:
             message += "\n" + "\n".join("  | " + line for line in tail.splitlines())
-        return CommandError(message, "read the output above; fix the cause and run again")
+        return CommandError(message, hint)
