@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, init_repository, repository_state, run_hoist
+from conftest import git, repository_state, run_hoist
 
 
 def assert_refused(project: Path, hoist_home: Path, *args: str, expect: list[str], env: dict[str, str] | None = None) -> str:

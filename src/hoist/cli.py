@@ -14,14 +14,14 @@ from pathlib import Path
 
 from . import __version__, pipeline
 from .ci import should_release
-from .lock import DEFAULT_LOCK, write_lock
-from .rebuild import rebuild
 from .errors import HoistError, NothingToDo, PreflightError
+from .lock import DEFAULT_LOCK, write_lock
 from .manifest import Manifest
-from .status import release_states
-from .version import CalVer, versions_from_tags
+from .rebuild import rebuild
 from .session import open_project
+from .status import release_states
 from .ui import UI
+from .version import CalVer, versions_from_tags
 
 
 def _parser() -> argparse.ArgumentParser:

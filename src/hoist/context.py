@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .changelog import entry_lines
 from .config import AptTarget, Config
 from .git import Git
 from .manifest import Artifact
@@ -49,8 +50,7 @@ class ReleasePlan:
 
     @property
     def changelog_text(self) -> str:
-        from .changelog import entry_lines
-
+        """The body of the release's changelog entry."""
         return "\n".join(entry_lines(list(self.subjects))).strip("\n")
 
 
@@ -64,13 +64,13 @@ class Context:
     ui: UI
     targets: Targets
     secrets: Secrets
-    local_flag: bool = False
     dist_dir: Path | None = None
     build_dir: Path | None = None
     wheelhouse: Path | None = None
     artifacts: dict[str, Path] = field(default_factory=dict)
     installed: list[dict[str, str]] = field(default_factory=list)
     target_states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    upload_url: str | None = None
 
     @property
     def root(self) -> Path:

@@ -226,8 +226,10 @@ class LocalTargets:
     def git(self) -> GitTarget:
         return GitTarget(remote=str(self.git_remote))
 
-    def pypi(self, base_url: str) -> PyPITarget:
-        return PyPITarget(upload_url=base_url + "/", index_url=str(self.index_dir))
+    def pypi(self) -> PyPITarget:
+        """The local index: its directory; the upload URL exists only while
+        :func:`serve_index` runs."""
+        return PyPITarget(upload_url="", index_url=str(self.index_dir))
 
     def apt(self) -> AptTarget:
         return AptTarget(

@@ -57,7 +57,7 @@ def check_in_sync(git: Git, config: Config, remote: RemoteState, remote_name: st
             tag = next((t for t, sha in remote.tags.items() if sha == theirs), git.release_marker(theirs))
             raise NothingToDo(
                 f"HEAD {head[:12]} was released by another run as {tag}",
-                f"git pull, then `hoist status` shows its state (and `hoist release` completes it)",
+                "git pull, then `hoist status` shows its state (and `hoist release` completes it)",
             )
     raise PreflightError(
         f"{config.branch!r} on the remote {remote_name!r} has commits that HEAD does not",

@@ -26,4 +26,4 @@ def open_project(path: Path, ui: UI, *, local: bool = False, dry_run: bool = Fal
     git = Git.open(runner, path)
     config = config_module.load(git.root)
     targets = Targets.resolve(config, runner, local=local)
-    return Context(config=config, git=git, runner=runner, ui=ui, targets=targets, secrets=secrets, local_flag=local)
+    return Context(config=config, git=git, runner=runner, ui=ui, targets=targets, secrets=secrets)

@@ -68,7 +68,7 @@ class Targets:
         """The targets for *config*; local ones when *local* or none configured."""
         if local or config.local:
             targets = LocalTargets(runner, config.package)
-            return cls(targets.git(), targets.pypi(""), None, targets)
+            return cls(targets.git(), targets.pypi(), None, targets)
         assert config.git is not None
         return cls(config.git, config.pypi, config.apt)
 

@@ -80,7 +80,8 @@ def target_states(ctx: Context, plan: ReleasePlan, manifest: Manifest) -> dict[s
                 state = "conflict"
         local = ctx.targets.local
         states["pypi"] = {
-            "upload_url": "http://127.0.0.1:<port>/ (pypiserver, started by hoist for the upload)" if local else pypi.upload_url,
+            # For local targets: the pypiserver that hoist ran on 127.0.0.1 for this upload.
+            "upload_url": ctx.upload_url or pypi.upload_url or None,
             "index": str(local.index_dir) if local else pypi.index_url,
             "files": {n: held.get(n) for n in files},
             "state": state,

@@ -19,7 +19,6 @@ from ..errors import ConflictError, PublishError
 from ..local import serve_index
 from ..manifest import sha256_file
 
-
 #: Upload attempts after transient failures, and the first back-off in seconds
 #: (doubled after each attempt).
 UPLOAD_ATTEMPTS = 5
@@ -103,6 +102,7 @@ class PublishIndex:
             past :data:`UPLOAD_ATTEMPTS`.
         """
         username, password = credentials
+        ctx.upload_url = url
         delay = BACKOFF
         for attempt in range(1, UPLOAD_ATTEMPTS + 1):
             todo = missing_files(index_url, ctx.config.name, files)
