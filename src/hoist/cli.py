@@ -17,6 +17,7 @@ from .ci import should_release
 from .errors import HoistError, NothingToDo, PreflightError
 from .lock import DEFAULT_LOCK, write_lock
 from .manifest import Manifest
+from .planning import remote_state
 from .rebuild import rebuild
 from .session import open_project
 from .status import release_states
@@ -94,7 +95,7 @@ def print_summary(ctx, plan) -> None:
 def show_status(ctx, version: str | None) -> int:
     """Print each target's state for *version*; exit status 0 when all hold it."""
     prefix = ctx.config.tag_prefix
-    remote = pipeline.remote_state(ctx)
+    remote = remote_state(ctx)
     tags = {**{t: "" for t in ctx.git.local_tags()}, **remote.tags}
     known = versions_from_tags(tags, prefix)
     if version is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .context import Context, ReleasePlan
 from .errors import NothingToDo, PreflightError, PushRejectedError
-from .planning import RemoteState, check_in_sync, make_plan
+from .planning import RemoteState, check_in_sync, make_plan, remote_state
 from .preflight import check_project, check_repository, check_tools
 from .status import release_states
 from .steps import Step
@@ -48,13 +48,6 @@ class Prepared:
     remote: RemoteState
 
 
-def remote_state(ctx: Context) -> RemoteState:
-    """The git remote's branch head and tags (empty for a local remote not made yet)."""
-    if ctx.targets.local is not None and not (ctx.targets.local.git_remote / "HEAD").exists():
-        return RemoteState(None, {})
-    return RemoteState.read(ctx.git, ctx.targets.git.remote, ctx.config.branch)
-
-
 def prepare(ctx: Context, *, fetch: bool) -> Prepared:
     """Run the preflight checks and plan the release (no side effect but a fetch).
 
@@ -74,7 +67,7 @@ def describe(ctx: Context, plan: ReleasePlan) -> list[tuple[str, list[str]]]:
     """Every step's plan, as (step name, lines)."""
     out = []
     for step in STEPS:
-        reason = step.skip(ctx, plan) if step.name != Push.name else None
+        reason = step.skip(ctx, plan)
         out.append((step.name, [f"skipped: {reason}"] if reason else step.describe(ctx, plan)))
     return out
 

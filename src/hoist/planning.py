@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 from . import changelog
 from .config import Config
-from .context import ReleasePlan
+from .context import Context, ReleasePlan
 from .errors import NothingToDo, PreflightError
 from .git import Git
 from .version import CalVer, next_version, versions_from_tags
@@ -30,6 +30,13 @@ class RemoteState:
         refs = git.remote_refs(remote)
         tags = {ref.removeprefix("refs/tags/"): sha for ref, sha in refs.items() if ref.startswith("refs/tags/")}
         return cls(refs.get(f"refs/heads/{branch}"), tags)
+
+
+def remote_state(ctx: Context) -> RemoteState:
+    """The git remote's branch head and tags (empty for a local remote not made yet)."""
+    if ctx.targets.local is not None and not (ctx.targets.local.git_remote / "HEAD").exists():
+        return RemoteState(None, {})
+    return RemoteState.read(ctx.git, ctx.targets.git.remote, ctx.config.branch)
 
 
 def check_in_sync(git: Git, config: Config, remote: RemoteState, remote_name: str, *, fetch: bool) -> None:

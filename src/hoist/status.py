@@ -16,7 +16,7 @@ from packaging.version import Version
 from . import index
 from .aptly import published_packages
 from .context import Context
-from .planning import RemoteState
+from .planning import remote_state
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def release_states(ctx: Context, version: str, tag: str, commit: str, expected: 
     """
     expected = expected or {}
     states = []
-    remote = RemoteState.read(ctx.git, ctx.targets.git.remote, ctx.config.branch)
+    remote = remote_state(ctx)
     at = remote.tags.get(tag)
     states.append(TargetState("git", "missing" if at is None else ("published" if at == commit else "conflict"),
                               f"{tag} at {at[:12]}" if at else f"no tag {tag}"))

@@ -15,7 +15,7 @@ from ..aptly import published_packages
 from ..context import Context, ReleasePlan
 from ..errors import PublishError
 from ..manifest import Manifest
-from ..planning import RemoteState
+from ..planning import remote_state
 from .publish_apt import deb_architecture
 
 
@@ -59,7 +59,7 @@ class Confirm:
 def target_states(ctx: Context, plan: ReleasePlan, manifest: Manifest) -> dict[str, dict]:
     """Each target's state for *manifest*: ``published``, ``missing`` or ``conflict``."""
     states: dict[str, dict] = {}
-    remote = RemoteState.read(ctx.git, ctx.targets.git.remote, ctx.config.branch)
+    remote = remote_state(ctx)
     states["git"] = {
         "remote": ctx.targets.git.remote,
         "tag": plan.tag,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..context import Context, ReleasePlan
 from ..errors import CommandError, PushRejectedError
-from ..planning import RemoteState
+from ..planning import remote_state
 
 
 class Push:
@@ -19,7 +19,7 @@ class Push:
         return [f"git push --atomic {ctx.targets.git.remote} HEAD:refs/heads/{ctx.config.branch} {plan.tag}"]
 
     def skip(self, ctx: Context, plan: ReleasePlan) -> str | None:
-        remote = RemoteState.read(ctx.git, ctx.targets.git.remote, ctx.config.branch)
+        remote = remote_state(ctx)
         head = ctx.git.head()
         if remote.tags.get(plan.tag) == head and remote.branch_head is not None and ctx.git.is_ancestor(head, remote.branch_head):
             return f"the remote already has {plan.tag} at {head[:12]}"
