@@ -6,11 +6,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from hoist.local import LocalTargets
+from hoist.runner import Runner
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "hello"
@@ -47,11 +50,18 @@ def run_hoist(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout:
 
 
 @pytest.fixture
-def hoist_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private ``$HOIST_HOME`` for the local targets of one test."""
+def hoist_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private ``$HOIST_HOME`` for the local targets of one test; the gpg-agents
+    its signing keys started are stopped afterwards."""
     home = tmp_path / "hoist-home"
     monkeypatch.setenv("HOIST_HOME", str(home))
-    return home
+    yield home
+    for project in home.iterdir() if home.is_dir() else []:
+        gnupghome = LocalTargets(Runner(), project.name).gnupghome
+        if gnupghome.exists():
+            subprocess.run(["gpgconf", "--homedir", str(gnupghome), "--kill", "gpg-agent"], check=False, capture_output=True)
+        if gnupghome.is_symlink():
+            gnupghome.unlink()
 
 
 def init_repository(path: Path) -> None:

@@ -185,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         ui.error("interrupted", "run the same command again: the release resumes where it stopped")
         return 130
+    except Exception as exc:  # a bug: say so plainly, traceback with -v
+        if args.verbose:
+            ui.console.print_exception()
+        ui.error(f"unexpected {type(exc).__name__}: {exc}", "this is a bug in hoist: run again with -v and report the traceback")
+        return 70
 
 
 if __name__ == "__main__":

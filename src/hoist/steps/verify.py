@@ -16,17 +16,18 @@ from ..context import Context, ReleasePlan
 from ..errors import BuildError
 
 
-def build_path_leaks(deb: Path, build_dir: str) -> list[str]:
-    """Members of *deb*'s data archive whose content holds *build_dir*."""
-    needle = build_dir.encode()
+def build_path_leaks(deb: Path, paths: list[str]) -> list[str]:
+    """Members of *deb*'s data archive whose content or link target holds one of *paths*."""
+    needles = [p.encode() for p in paths]
     leaks = []
     with DebFile(str(deb)).data.tgz() as data:
         for member in data:
             if member.isfile():
                 handle = data.extractfile(member)
-                if handle is not None and needle in handle.read():
+                content = handle.read() if handle is not None else b""
+                if any(n in content for n in needles):
                     leaks.append(member.name)
-            elif member.issym() and build_dir in member.linkname:
+            elif member.issym() and any(p in member.linkname for p in paths):
                 leaks.append(member.name)
     return leaks
 
@@ -52,10 +53,11 @@ class Verify:
                 f"{deb.name} is {control['Package']} {control['Version']}, expected {ctx.config.package} {plan.version}",
                 "the top entry of debian/changelog must be the release's",
             )
-        leaks = build_path_leaks(deb, str(ctx.build_dir))
+        leaks = build_path_leaks(deb, [str(ctx.build_dir), str(ctx.root)])
         if leaks:
             raise BuildError(
-                f"{deb.name} contains the build directory's path {ctx.build_dir} in: {', '.join(leaks[:10])}",
+                f"{deb.name} contains the build directory's path ({ctx.build_dir} or {ctx.root}) "
+                f"in: {', '.join(leaks[:10])}",
                 "the package would differ when built elsewhere; debian/rules must run $(HOIST_FIXUP) "
                 "after dh_virtualenv (run hoist init --force to get the current rules)",
             )

@@ -14,6 +14,7 @@ the machine's configured index into the build's wheelhouse.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -33,15 +34,36 @@ def cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hoist"
 
 
-def pinned_requirements(wheels: list[Path], app: Path) -> str:
-    """A requirements file that pins every wheel by name, version and sha256,
-    and names the application's wheel by path (pip's requirements format)."""
+#: The record of a cached wheelhouse: ``{filename: sha256}`` of the wheels pip
+#: collected (and checked against the lock's hashes), written when it is complete.
+RECORD = "wheelhouse.json"
+
+
+def pinned_requirements(hashes: dict[str, str], app: Path) -> str:
+    """A requirements file that pins every wheel of *hashes* (``{filename:
+    sha256}``) by name, version and sha256, and names the application's wheel
+    by path (pip's requirements format; uv checks every hash on install)."""
     lines = [f"{app} --hash=sha256:{sha256_file(app)}"]
-    for wheel in sorted(wheels):
-        name, version, _, _ = parse_wheel_filename(wheel.name)
-        if wheel.resolve() != app.resolve():
-            lines.append(f"{name}=={version} --hash=sha256:{sha256_file(wheel)}")
+    for filename, sha256 in sorted(hashes.items()):
+        name, version, _, _ = parse_wheel_filename(filename)
+        lines.append(f"{name}=={version} --hash=sha256:{sha256}")
     return "\n".join(lines) + "\n"
+
+
+def verify(house: Path, hashes: dict[str, str]) -> None:
+    """Every wheel of the record is in *house* with its recorded sha256.
+
+    :raises BuildError: a wheel is missing or its sha256 differs.
+    """
+    for filename, expected in hashes.items():
+        path = house / filename
+        actual = sha256_file(path) if path.exists() else "missing"
+        if actual != expected:
+            raise BuildError(
+                f"wheel {filename} in the wheelhouse {house} does not match its hash: "
+                f"sha256 {actual}, expected {expected}",
+                f"remove {house} to collect it again from the index, then run again",
+            )
 
 
 class Wheelhouse:
@@ -58,8 +80,6 @@ class Wheelhouse:
     def run(self, ctx: Context, plan: ReleasePlan) -> None:
         assert ctx.build_dir is not None
         app = ctx.artifacts["wheel"].resolve()
-        house = ctx.build_dir / "wheelhouse"
-        house.mkdir()
         if ctx.config.lock:
             lock = ctx.source / ctx.config.lock
             if not lock.is_file():
@@ -67,12 +87,15 @@ class Wheelhouse:
                     f"the lock file {ctx.config.lock} named in [tool.hoist] is not in {plan.tag}",
                     "commit it (hoist lock writes one), or remove tool.hoist.lock",
                 )
-            for wheel in self._locked(ctx, lock).glob("*.whl"):
-                os.link(wheel, house / wheel.name)
+            house = self._locked(ctx, lock)
+            hashes = json.loads((house / RECORD).read_text())
+            verify(house, hashes)
         else:
+            house = ctx.build_dir / "wheelhouse"
             ctx.runner.run([*PIP, "wheel", "--quiet", "--wheel-dir", str(house), str(app)], stream=True)
-        wheels = [w for w in house.glob("*.whl") if parse_wheel_filename(w.name)[0] != parse_wheel_filename(app.name)[0]]
-        (ctx.build_dir / "requirements.txt").write_text(pinned_requirements(wheels, app), encoding="utf-8")
+            app_name = parse_wheel_filename(app.name)[0]
+            hashes = {w.name: sha256_file(w) for w in house.glob("*.whl") if parse_wheel_filename(w.name)[0] != app_name}
+        (ctx.build_dir / "requirements.txt").write_text(pinned_requirements(hashes, app), encoding="utf-8")
         ctx.wheelhouse = house
 
     @staticmethod
@@ -80,7 +103,7 @@ class Wheelhouse:
         """The cached wheelhouse of *lock*, filled by pip on first use."""
         key = hashlib.sha256(lock.read_bytes()).hexdigest()[:32]
         cached = cache_home() / "wheelhouses" / key
-        if (cached / ".complete").exists():
+        if (cached / RECORD).exists():
             ctx.ui.line(f"    wheelhouse {key[:12]} is cached")
             return cached
         partial = cached.with_name(f"{key}.{os.getpid()}.partial")
@@ -89,9 +112,14 @@ class Wheelhouse:
             [*PIP, "wheel", "--quiet", "--require-hashes", "--no-deps", "--wheel-dir", str(partial), "-r", str(lock)],
             stream=True,
         )
-        (partial / ".complete").touch()
+        record = {w.name: sha256_file(w) for w in sorted(partial.glob("*.whl"))}
+        (partial / RECORD).write_text(json.dumps(record, indent=1) + "\n")
         try:
             os.rename(partial, cached)
-        except OSError:  # another build filled it first
-            shutil.rmtree(partial, ignore_errors=True)
+        except OSError:
+            if (cached / RECORD).exists():  # another build filled it first
+                shutil.rmtree(partial, ignore_errors=True)
+            else:  # a wheelhouse left incomplete: replace it
+                shutil.rmtree(cached, ignore_errors=True)
+                os.rename(partial, cached)
         return cached

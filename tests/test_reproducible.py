@@ -1,0 +1,77 @@
+"""Reproducible, hermetic .deb builds (issue 5), on the real tools.
+
+The same tag built again, from another clone in another directory, later,
+gives the same sha256 for the sdist, the wheel and the .deb; a package that
+would carry the build directory's path is refused before anything is
+published; a wheel that does not match its recorded hash stops the build.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import git, repository_state, run_hoist
+
+pytestmark = pytest.mark.slow
+
+
+def released(project: Path) -> dict:
+    result = run_hoist(project, "release")
+    assert result.returncode == 0, result.output
+    return json.loads((project / "dist" / "release.json").read_text())
+
+
+def test_rebuild_elsewhere_later_is_byte_identical(example_project, hoist_home: Path, tmp_path: Path) -> None:
+    project = example_project()
+    manifest = released(project)
+    time.sleep(2)  # another time: every timestamp must come from the commit
+    elsewhere = tmp_path / "another" / "deeper" / "clone"
+    git(tmp_path, "clone", "--quiet", str(project), str(elsewhere))
+    result = run_hoist(elsewhere, "rebuild", manifest["version"], timeout=900)
+    assert result.returncode == 0, result.output
+    assert f"{manifest['version']}: reproducible: every artifact is byte-identical" in result.output
+    # Against the index and the apt repository, each artifact: 2 files + 1 .deb.
+    assert result.output.count("same") >= 3 and "DIFFERENT" not in result.output
+
+
+def test_a_build_path_in_the_package_is_refused(example_project, hoist_home: Path) -> None:
+    project = example_project()
+    rules = project / "debian" / "rules"
+    rules.write_text("".join(line for line in rules.read_text().splitlines(keepends=True) if "HOIST_FIXUP)" not in line))
+    git(project, "commit", "--quiet", "-am", "Rules without the fixup")
+    result = run_hoist(project, "release")
+    assert result.returncode == 5, result.output
+    assert "contains the build directory's path" in result.output and "pyvenv.cfg" in result.output
+    assert "HOIST_FIXUP" in result.output
+    remote = hoist_home / "hoist-hello" / "remote.git"
+    assert git(remote, "for-each-ref") == ""  # nothing pushed
+    assert not any((hoist_home / "hoist-hello" / "index").iterdir())
+    assert not (hoist_home / "hoist-hello" / "apt" / "dists").exists()
+
+
+def test_a_tampered_wheel_stops_the_build(example_project, hoist_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project = example_project()
+    assert 'lock = "requirements.lock"' in (project / "pyproject.toml").read_text()
+    released(project)
+    (house,) = (tmp_path / "cache" / "hoist" / "wheelhouses").iterdir()
+    victim = sorted(house.glob("flask-*.whl"))[0]
+    victim.write_bytes(victim.read_bytes() + b"tampered")
+    (project / "CHANGES").write_text("next\n")
+    git(project, "add", "CHANGES")
+    git(project, "commit", "--quiet", "-m", "Next")
+    before = git(hoist_home / "hoist-hello" / "remote.git", "for-each-ref")
+    result = run_hoist(project, "release")
+    assert result.returncode == 5, result.output
+    assert f"wheel {victim.name}" in result.output and "does not match its hash" in result.output
+    assert git(hoist_home / "hoist-hello" / "remote.git", "for-each-ref") == before
+    # The hint's remedy works: without the wheelhouse, the release completes.
+    import shutil
+
+    shutil.rmtree(house)
+    assert run_hoist(project, "release").returncode == 0
+    assert repository_state(project)[1].count("v") == 2
