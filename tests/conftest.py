@@ -49,6 +49,13 @@ def run_hoist(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout:
     return Run(proc.returncode, proc.stdout)
 
 
+@pytest.fixture(autouse=True)
+def no_ci_branch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run as a developer would, even inside a CI job that names its branch."""
+    for name in ("BRANCH_NAME", "GIT_BRANCH"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def hoist_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private ``$HOIST_HOME`` for the local targets of one test; the gpg-agents

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .context import Context
 from .git import built_branch
+from .planning import remote_state
 from .version import versions_from_tags
 
 
@@ -41,4 +42,8 @@ def should_release(ctx: Context) -> Decision:
     released = versions_from_tags(ctx.git.tags_at(head), ctx.config.tag_prefix)
     if released:
         return Decision(False, f"HEAD {head[:12]} is released already as {released[-1].tag(ctx.config.tag_prefix)}")
+    newer = remote_state(ctx).branch_head
+    known = newer is not None and ctx.git("cat-file", "-e", f"{newer}^{{commit}}", check=False).ok
+    if newer not in (None, head) and known and ctx.git.is_ancestor(head, newer):
+        return Decision(False, f"{branch} is at {newer[:12]} on the remote, which contains HEAD {head[:12]}: its build releases it")
     return Decision(True, f"HEAD {head[:12]} on {branch} is not released yet: release it")

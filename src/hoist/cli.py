@@ -21,6 +21,7 @@ from .planning import remote_state
 from .rebuild import rebuild
 from .session import open_project
 from .status import release_states
+from .targets import Secrets
 from .ui import UI
 from .version import CalVer, versions_from_tags
 
@@ -142,7 +143,7 @@ def _ask(ctx, plan) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    ui = UI(verbose=args.verbose)
+    ui = UI(verbose=args.verbose, secrets=Secrets.from_environment().values())
     try:
         if args.command == "init":
             from .init import init
@@ -170,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         interactive = sys.stdin.isatty() and not args.yes and not args.dry_run
         plan = pipeline.release(ctx, confirm=(lambda p: _ask(ctx, p)) if interactive else None)
+        if plan is None:
+            ui.line("cancelled: nothing was changed")
+            return 1
         print_summary(ctx, plan)
         return 0
     except NothingToDo as exc:

@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 
 from .context import Context, ReleasePlan
-from .errors import NothingToDo, PreflightError, PushRejectedError
+from .errors import NothingToDo, PushRejectedError
 from .planning import RemoteState, check_in_sync, make_plan, remote_state
 from .preflight import check_project, check_repository, check_tools
 from .status import release_states
@@ -90,12 +90,12 @@ def run_steps(ctx: Context, plan: ReleasePlan) -> None:
             step.run(ctx, plan)
 
 
-def release(ctx: Context, confirm=None) -> ReleasePlan:
+def release(ctx: Context, confirm=None) -> ReleasePlan | None:
     """Release HEAD: plan, then run every step; on a lost push, undo and retry.
 
     :param confirm: called with the plan before anything changes; returning
         False stops the release (a maintainer answering "no").
-    :returns: the plan that was released.
+    :returns: the plan that was released, or None when *confirm* said no.
     :raises NothingToDo: HEAD is released already and every target holds it.
     :raises PushRejectedError: the push lost ``push_retries`` times.
     """
@@ -110,7 +110,7 @@ def release(ctx: Context, confirm=None) -> ReleasePlan:
             if plan.tag not in ctx.git.local_tags():
                 ctx.git("fetch", "--quiet", ctx.targets.git.remote, f"refs/tags/{plan.tag}:refs/tags/{plan.tag}", mutates=True)
         if confirm is not None and attempt == 1 and not confirm(plan):
-            raise PreflightError("release cancelled", "")
+            return None
         try:
             run_steps(ctx, plan)
             return plan

@@ -28,6 +28,20 @@ TAIL_LINES = 40
 DEFAULT_TIMEOUT = 3600.0
 
 
+#: Secrets shorter than this are not redacted: replacing every "ab" in the
+#: output would hide everything and protect nothing.
+MIN_SECRET_LENGTH = 4
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """*text* with every secret of at least :data:`MIN_SECRET_LENGTH` characters
+    replaced by ``***``, longest first."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= MIN_SECRET_LENGTH:
+            text = text.replace(secret, "***")
+    return text
+
+
 @dataclass(frozen=True)
 class Result:
     """What a finished command returned.
@@ -58,7 +72,8 @@ class Runner:
     :param dry_run: when true, commands run with ``mutates=True`` are logged
         and not run.
     :param secrets: strings that must never be shown; they are replaced with
-        ``***`` in logged commands, outputs quoted in errors, and results.
+        ``***`` in logged commands and in outputs quoted in errors.  A
+        :class:`Result` holds the real output, for hoist to read.
     """
 
     log: Callable[[str], None] = lambda line: None
@@ -68,14 +83,7 @@ class Runner:
 
     def redact(self, text: str) -> str:
         """Return *text* with every registered secret replaced by ``***``."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
-    def add_secrets(self, values: Iterable[str | None]) -> None:
-        """Register more strings to redact (empty ones are ignored)."""
-        self.secrets.update(v for v in values if v)
+        return redact(text, self.secrets)
 
     def run(
         self,
@@ -132,9 +140,10 @@ class Runner:
                 f"{shown} did not finish within {timeout:.0f} s",
                 "look for a process waiting on input or the network",
             ) from exc
-        result = Result(args, proc.returncode, self.redact(proc.stdout), self.redact(proc.stderr))
+        # The result keeps the real output (hoist reads it); only what is shown is redacted.
+        result = Result(args, proc.returncode, proc.stdout, proc.stderr)
         if check and not result.ok:
-            raise self.failure(shown, result.returncode, result.stdout + result.stderr)
+            raise self.failure(shown, result.returncode, self.redact(result.stdout + result.stderr))
         return result
 
     def _run_streaming(
@@ -163,9 +172,9 @@ class Runner:
                 proc.kill()
                 raise CommandError(f"{shown} did not finish within {timeout:.0f} s") from exc
             out.seek(0)
-            output = self.redact(out.read())
+            output = out.read()
         if check and returncode != 0:
-            raise self.failure(shown, returncode, output)
+            raise self.failure(shown, returncode, self.redact(output))
         return Result(args, returncode, output, "")
 
     @staticmethod

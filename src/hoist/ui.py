@@ -12,11 +12,13 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from .runner import redact
 
 
 class UI:
@@ -26,32 +28,37 @@ class UI:
     :param stream: the text stream to write to (default: standard error).
     """
 
-    def __init__(self, verbose: bool = False, stream=None) -> None:
+    def __init__(self, verbose: bool = False, stream=None, secrets: Iterable[str] = ()) -> None:
         stream = stream or sys.stderr
         no_color = bool(os.environ.get("NO_COLOR")) or not stream.isatty()
         self.console = Console(file=stream, no_color=no_color, highlight=False, soft_wrap=True,
                                force_terminal=None if not no_color else False)
         self.verbose = verbose
         self.interactive = stream.isatty()
+        self.secrets = set(secrets)
         self._status = None
 
+    def _show(self, text: str) -> str:
+        """*text* ready to print: secrets redacted, rich markup escaped."""
+        return escape(redact(text, self.secrets))
+
     def line(self, text: str, style: str = "") -> None:
-        self.console.print(escape(text), style=style or None)
+        self.console.print(self._show(text), style=style or None)
 
     def command(self, text: str) -> None:
         """A command being run (``+ cmd``) or, when verbose, a line of its output."""
         if text.startswith("+ ") or self.verbose:
-            self.console.print(escape(text), style="dim")
+            self.console.print(self._show(text), style="dim")
 
     def debug(self, text: str) -> None:
         """Detail shown only with ``-v`` (read-only commands)."""
         if self.verbose:
-            self.console.print(escape(text), style="dim")
+            self.console.print(self._show(text), style="dim")
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
         """Frame one pipeline step: ``==> name`` and, at the end, its duration."""
-        self.console.print(f"==> {escape(name)}", style="bold blue")
+        self.console.print(f"==> {self._show(name)}", style="bold blue")
         start = time.monotonic()
         status = self.console.status(f"{name}…") if self.interactive and not self.verbose else contextlib.nullcontext()
         with status:
@@ -59,17 +66,17 @@ class UI:
         self.console.print(f"    {name} done in {time.monotonic() - start:.1f} s", style="dim")
 
     def skip(self, name: str, reason: str) -> None:
-        self.console.print(f"==> {escape(name)}: skipped, {escape(reason)}", style="yellow")
+        self.console.print(f"==> {self._show(name)}: skipped, {self._show(reason)}", style="yellow")
 
     def error(self, message: str, hint: str = "") -> None:
-        self.console.print(f"error: {escape(message)}", style="bold red")
+        self.console.print(f"error: {self._show(message)}", style="bold red")
         if hint:
-            self.console.print(f"hint: {escape(hint)}", style="cyan")
+            self.console.print(f"hint: {self._show(hint)}", style="cyan")
 
     def table(self, title: str, columns: list[str], rows: list[list[str]]) -> None:
         table = Table(title=title, title_justify="left", show_edge=False)
         for column in columns:
             table.add_column(column)
         for row in rows:
-            table.add_row(*(escape(c) for c in row))
+            table.add_row(*(self._show(c) for c in row))
         self.console.print(table)
