@@ -142,6 +142,12 @@ class Git:
         return name.strip(), email.rstrip(">").strip()
 
 
+def ci_names_branch(git: Git) -> bool:
+    """Whether this is a CI build: a detached HEAD, or a branch CI names in
+    :data:`BRANCH_VARIABLES`."""
+    return git.branch() is None or any(os.environ.get(name) for name in BRANCH_VARIABLES)
+
+
 def built_branch(git: Git) -> str | None:
     """The branch being built: the checked-out one or, on a detached HEAD,
     the one CI names in :data:`BRANCH_VARIABLES`."""

@@ -14,7 +14,7 @@ from . import changelog
 from .config import Config
 from .context import Context, ReleasePlan
 from .errors import NothingToDo, PreflightError
-from .git import Git
+from .git import Git, ci_names_branch
 from .version import CalVer, next_version, versions_from_tags
 
 
@@ -45,7 +45,8 @@ def check_in_sync(git: Git, config: Config, remote: RemoteState, remote_name: st
     :param fetch: fetch the remote branch when its head is unknown locally
         (a release does; ``hoist plan`` does not).
     :raises NothingToDo: the remote is ahead only by the release commit of
-        HEAD (another run released it).
+        HEAD (another run released it), or, in a CI build, the branch has
+        moved past HEAD (the newer commit's build releases it).
     :raises PreflightError: the remote branch has commits HEAD lacks.
     """
     head = git.head()
@@ -65,6 +66,13 @@ def check_in_sync(git: Git, config: Config, remote: RemoteState, remote_name: st
             raise NothingToDo(
                 f"HEAD {head[:12]} was released by another run as {tag}",
                 "git pull, then `hoist status` shows its state (and `hoist release` completes it)",
+            )
+        if ci_names_branch(git):
+            # A CI build of a commit that the branch moved past while it ran:
+            # the build of the newer commit releases this one's changes too.
+            raise NothingToDo(
+                f"{config.branch!r} on the remote is at {theirs[:12]}, which contains HEAD {head[:12]}",
+                "the build of the newer commit releases it",
             )
     raise PreflightError(
         f"{config.branch!r} on the remote {remote_name!r} has commits that HEAD does not",
