@@ -4,7 +4,7 @@ setuptools' sdist is not reproducible even with ``SOURCE_DATE_EPOCH``: the gzip
 header carries a time and the archive's members carry the time they were
 generated (FIELD-NOTES, "Reproducibility").  :func:`normalize_sdist` rewrites
 it as a function of its content alone: members sorted by name, every mtime
-clamped to ``SOURCE_DATE_EPOCH``, owner ``root:root`` (0:0), modes 0644/0755,
+set to ``SOURCE_DATE_EPOCH``, owner ``root:root`` (0:0), modes 0644/0755,
 and a gzip header with mtime 0 and no file name (RFC 1952).  A release resumed
 on another machine therefore uploads the same bytes.
 """
@@ -21,8 +21,8 @@ from pathlib import Path
 def normalize_sdist(path: Path, epoch: int) -> None:
     """Rewrite the ``.tar.gz`` at *path* in place, deterministically.
 
-    :param epoch: ``SOURCE_DATE_EPOCH``, seconds since the epoch; later
-        mtimes are clamped to it.
+    :param epoch: ``SOURCE_DATE_EPOCH``, seconds since the epoch: every
+        member's mtime.
     """
     with tarfile.open(path, "r:gz") as source:
         members = [(m, source.extractfile(m).read() if m.isfile() else None) for m in source.getmembers()]
@@ -30,7 +30,7 @@ def normalize_sdist(path: Path, epoch: int) -> None:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as target:
         for member, data in members:
-            member.mtime = min(int(member.mtime), epoch)
+            member.mtime = epoch  # not min(): checkout times differ between clones
             member.uid = member.gid = 0
             member.uname = member.gname = ""
             if member.isdir() or member.mode & 0o111:

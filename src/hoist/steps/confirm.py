@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import urllib.request
+from pathlib import Path
 
 from .. import index
 from ..aptly import published_packages
@@ -20,6 +21,9 @@ from .publish_apt import deb_architecture
 
 
 def _url_sha256(url: str) -> str:
+    """The sha256 of the file at *url* (``file://``, ``http(s)://``, or a path)."""
+    if "://" not in url:
+        url = Path(url).resolve().as_uri()
     digest = hashlib.sha256()
     with urllib.request.urlopen(url, timeout=60) as response:
         for block in iter(lambda: response.read(1 << 20), b""):

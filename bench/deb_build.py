@@ -1,0 +1,827 @@
+#!/usr/bin/env python3
+"""Benchmark of hoist's .deb build against plain dh-virtualenv (issue 5).
+
+Run from the repository, as root, on Debian 12::
+
+    .venv/bin/python bench/deb_build.py [--runs N] [--quick] [--keep] [--relock]
+
+For two reference applications (the example app, ``examples/hello``, and
+``bench/apps/large``, about 60 locked packages with manylinux wheels of
+psycopg2-binary, pillow, lxml, cryptography, pydantic-core, orjson...) it
+builds the .deb three ways, alternating run by run (a, b, c, r, a, b, c, r...):
+
+(a) dh-virtualenv's defaults: ``debian/rules`` is ``dh $@ --with
+    python-virtualenv`` plus the one override bookworm needs (``--builtin-venv
+    --python /usr/bin/python3``, ``/opt/<name>``); pip installs the lock and
+    the app's wheel from the index this machine's pip is configured with; the
+    venv holds pip and setuptools; xz; dh_strip_nondeterminism on every file.
+    pip's cache is warm (filled before the runs, untimed), as on a developer's
+    machine: this makes (a) faster, never slower.
+(b) hoist cold: hoist's Wheelhouse and Deb steps (driven through the library,
+    as ``hoist rebuild`` does) with empty caches: a new ``XDG_CACHE_HOME``
+    (hoist's wheelhouse cache), ``PIP_CACHE_DIR`` and ``UV_CACHE_DIR`` per run.
+(c) hoist warm: the same steps with caches filled by earlier builds.
+(r) a whole warm ``hoist release --yes`` (sdist, wheel, .deb, checks,
+    publication to local targets in a temporary ``HOIST_HOME``), run as a
+    user runs it.
+
+Every run is a new commit (one source file of the app changed) and a new
+tag; the sdist and wheel are built (untimed) from a fresh export of the tag,
+and the .deb is built in that export with the app's own ``hoist init``-ed
+``debian/`` (for (a), its rules replaced).  Timed for (a), (b), (c): the .deb
+build alone (for (b)/(c): the Wheelhouse step plus the Deb step).
+
+It then measures how a warm build grows with the number of locked packages
+(locks of about 10, 30, 60 and 120 packages, ``bench/apps/scale``), and how
+long hoist's apt publication (``aptly repo add``, ``snapshot create``,
+``publish switch``, through :class:`hoist.aptly.Aptly`) takes with 1, 100 and
+1,000 versions of a package in the repository.
+
+Everything is built under a temporary directory (removed unless ``--keep``);
+the commands' output, with timestamps, goes to ``bench.log`` in it.
+``--relock`` rewrites the committed locks with ``hoist lock``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+
+
+def snapshot_hoist() -> Path:
+    """Copy src/hoist to a temporary directory and use that copy everywhere.
+
+    Others edit src/ while the benchmark runs; without a snapshot, the library
+    loaded here and the ``hoist`` and ``hoist.fixup`` processes started later
+    could be different versions.  PYTHONPATH carries the copy to every
+    subprocess (hoist release, dpkg-buildpackage's hoist.fixup).
+    """
+    snap = Path(tempfile.mkdtemp(prefix="hoist-bench-src-"))
+    shutil.copytree(REPO / "src" / "hoist", snap / "hoist", ignore=shutil.ignore_patterns("__pycache__"))
+    sys.path.insert(0, str(snap))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(snap), os.environ.get("PYTHONPATH")]))
+    return snap
+
+
+SNAPSHOT = snapshot_hoist() if __name__ == "__main__" else None
+
+from hoist import changelog  # noqa: E402  (after the snapshot)
+from hoist.aptly import Aptly  # noqa: E402
+from hoist.config import AptTarget, host_codename  # noqa: E402
+from hoist.context import Context, ReleasePlan  # noqa: E402
+from hoist.runner import Runner  # noqa: E402
+from hoist.session import open_project  # noqa: E402
+from hoist.steps.build import Build  # noqa: E402
+from hoist.steps.deb import Deb, installed_distributions  # noqa: E402
+from hoist.steps.wheelhouse import Wheelhouse  # noqa: E402
+from hoist.ui import UI  # noqa: E402
+from hoist.version import CalVer  # noqa: E402
+
+PY = sys.executable
+LOCK = "requirements.lock"
+AUTHOR = "Hoist Bench <bench@hoist.invalid>"
+
+MEASURED = ""
+
+#: Extra dependency lists for the scaling runs (60 is bench/apps/large itself).
+SCALE_DEPS: dict[int, list[str]] = {
+    10: ["requests", "pyyaml", "click", "python-dateutil", "markupsafe"],
+    30: ["flask", "gunicorn", "requests", "sqlalchemy", "psycopg2-binary", "pillow", "lxml",
+         "cryptography", "pyyaml", "pydantic", "python-dateutil", "structlog", "tenacity"],
+    120: ["flask", "gunicorn", "requests", "httpx", "sqlalchemy", "alembic", "psycopg2-binary",
+          "redis", "pillow", "lxml", "cryptography", "pyyaml", "celery", "pydantic", "marshmallow",
+          "rich", "structlog", "python-dateutil", "pytz", "tenacity", "boto3", "orjson", "fastapi",
+          "uvicorn[standard]", "aiohttp", "jsonschema", "google-auth", "openpyxl", "beautifulsoup4",
+          "paramiko", "pymongo", "prometheus-client", "opentelemetry-sdk", "sentry-sdk", "pyjwt",
+          "babel", "python-multipart", "email-validator", "tzdata", "pyopenssl", "kafka-python",
+          "elasticsearch", "typer", "arrow", "humanize", "passlib[bcrypt]", "xmltodict",
+          "simplejson", "ujson", "cachetools", "toolz", "sortedcontainers"],
+}
+
+#: dh-virtualenv's tutorial rules, with the override bookworm needs (FIELD-NOTES).
+DEFAULT_RULES = """\
+#!/usr/bin/make -f
+# dh-virtualenv's defaults: the tutorial's rules, plus what Debian 12 needs
+# (the stdlib venv with Debian's python3; the venv in /opt/@NAME@).
+export DH_VIRTUALENV_INSTALL_ROOT = /opt
+
+%:
+\tdh $@ --with python-virtualenv
+
+override_dh_virtualenv:
+\tdh_virtualenv --builtin-venv --python /usr/bin/python3 --install-suffix @NAME@ \\
+\t\t--skip-install --requirements $(BENCH_REQUIREMENTS)
+
+# dwz fails on pillow's patchelf-ed .so files ("Allocatable section ... after
+# non-allocatable ones"), which stops dpkg-buildpackage; skipped in every variant.
+override_dh_dwz:
+"""
+
+#: Appended to hoist init's debian/rules when it has no such override (see above).
+DWZ_OVERRIDE = """
+# Added by bench/deb_build.py: dwz fails on pillow's patchelf-ed .so files.
+override_dh_dwz:
+"""
+
+
+# --------------------------------------------------------------------------- output
+
+
+class Log:
+    """bench.log: every command and output line, with seconds since the start."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle = path.open("a", encoding="utf-8", buffering=1)
+        self.start = time.perf_counter()
+        self.lines: list[tuple[float, str]] | None = None  # recorded while profiling
+
+    def write(self, text: str) -> None:
+        now = time.perf_counter()
+        if self.lines is not None:
+            self.lines.append((now, text))
+        for line in text.splitlines() or [""]:
+            self.handle.write(f"{now - self.start:9.2f} {line}\n")
+
+    @contextlib.contextmanager
+    def record(self):
+        self.lines = []
+        try:
+            yield self.lines
+        finally:
+            self.lines = None
+
+
+class BenchUI(UI):
+    """hoist's UI, writing everything (commands and their output) to the log."""
+
+    def __init__(self, log: Log) -> None:
+        super().__init__(verbose=True, stream=open(os.devnull, "w"))
+        self.log = log
+
+    def line(self, text: str, style: str = "") -> None:
+        self.log.write(text)
+
+    def command(self, text: str) -> None:
+        self.log.write(text)
+
+    debug = command
+
+    @contextlib.contextmanager
+    def step(self, name: str):
+        self.log.write(f"==> {name}")
+        yield
+
+    def error(self, message: str, hint: str = "") -> None:
+        self.log.write(f"error: {message}\nhint: {hint}")
+
+    def table(self, title, columns, rows) -> None:
+        self.log.write(json.dumps({"title": title, "columns": columns, "rows": rows}))
+
+
+def say(text: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {text}", flush=True)
+
+
+def sh(log: Log, argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
+       check: bool = True) -> subprocess.CompletedProcess:
+    log.write("+ " + " ".join(map(str, argv)))
+    proc = subprocess.run([str(a) for a in argv], cwd=cwd, env={**os.environ, **(env or {})},
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace")
+    log.write(proc.stdout.rstrip("\n"))
+    if check and proc.returncode != 0:
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(map(str, argv))}\n{proc.stdout[-3000:]}")
+    return proc
+
+
+@contextlib.contextmanager
+def environ(**values: str):
+    """Set environment variables for hoist (and the commands it runs), then restore them."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()) if path.exists() else 0
+
+
+def locked_count(lock: Path) -> int:
+    return sum(1 for line in lock.read_text().splitlines() if re.match(r"^[A-Za-z0-9][^ ]*==", line))
+
+
+# --------------------------------------------------------------------------- projects
+
+
+@dataclass
+class AppSpec:
+    label: str
+    source: Path
+    edit: str                              # the source file changed before each build
+    deps: list[str] | None = None          # replaces [project] dependencies
+    lock: Path | None = None               # replaces requirements.lock
+
+
+def hello_spec() -> AppSpec:
+    return AppSpec("hello", REPO / "examples" / "hello", "src/hoist_hello/app.py")
+
+
+def large_spec() -> AppSpec:
+    return AppSpec("large", BENCH / "apps" / "large", "src/bench_large/app.py")
+
+
+def scale_spec(n: int) -> AppSpec:
+    if n == 60:
+        return replace(large_spec(), label="scale-60")
+    return AppSpec(f"scale-{n}", BENCH / "apps" / "large", "src/bench_large/app.py",
+                   deps=SCALE_DEPS[n], lock=BENCH / "apps" / "scale" / f"requirements-{n}.lock")
+
+
+def set_dependencies(pyproject: Path, deps: list[str]) -> None:
+    text = pyproject.read_text()
+    block = "dependencies = [\n" + "".join(f'    "{d}",\n' for d in deps) + "]"
+    text, n = re.subn(r"(?ms)^dependencies = \[\n.*?^\]", block, text)
+    assert n == 1, "no dependencies block"
+    tomllib.loads(text)
+    pyproject.write_text(text)
+
+
+def git_init(path: Path, log: Log) -> None:
+    sh(log, ["git", "init", "--quiet", "--initial-branch=master"], cwd=path)
+    sh(log, ["git", "config", "user.name", "Hoist Bench"], cwd=path)
+    sh(log, ["git", "config", "user.email", "bench@hoist.invalid"], cwd=path)
+    sh(log, ["git", "add", "-A"], cwd=path)
+    sh(log, ["git", "commit", "--quiet", "-m", "Import the project"], cwd=path)
+
+
+def copy_source(spec: AppSpec, dest: Path) -> None:
+    shutil.copytree(spec.source, dest, ignore=shutil.ignore_patterns(
+        "__pycache__", "*.egg-info", "_version.py", "build", "dist", ".venv", "debian"))
+    if spec.deps is not None:
+        set_dependencies(dest / "pyproject.toml", spec.deps)
+    if spec.lock is not None:
+        shutil.copyfile(spec.lock, dest / LOCK)
+
+
+def make_project(spec: AppSpec, dest: Path, log: Log) -> Path:
+    """A git repository of the app after ``hoist init``, committed."""
+    copy_source(spec, dest)
+    git_init(dest, log)
+    sh(log, [PY, "-m", "hoist", "init"], cwd=dest)
+    rules = dest / "debian" / "rules"
+    if "override_dh_dwz" not in rules.read_text():
+        rules.write_text(rules.read_text() + DWZ_OVERRIDE)
+    sh(log, ["git", "add", "-A"], cwd=dest)
+    sh(log, ["git", "commit", "--quiet", "-m", "Package with hoist"], cwd=dest)
+    return dest
+
+
+def change_source(project: Path, spec: AppSpec, serial: int) -> None:
+    with (project / spec.edit).open("a") as f:
+        f.write(f"\n_BENCH_BUILD = {serial}\n")
+
+
+class Project:
+    """One app's repository, opened with hoist's library; makes tagged versions."""
+
+    def __init__(self, spec: AppSpec, root: Path, log: Log) -> None:
+        self.spec = spec
+        self.root = root
+        self.log = log
+        self.ui = BenchUI(log)
+        self.ctx: Context = open_project(root, self.ui, local=True)
+        self.serial = 0
+        assert self.ctx.config.lock == LOCK, f"hoist init did not set the lock in {root}"
+
+    @property
+    def package(self) -> str:
+        return self.ctx.config.package
+
+    def lock_text(self) -> str:
+        return (self.root / LOCK).read_text()
+
+    def next_version(self) -> ReleasePlan:
+        """Change one source file, add a changelog entry, commit and tag (untimed)."""
+        self.serial += 1
+        change_source(self.root, self.spec, self.serial)
+        version = CalVer.parse(f"25.1.{self.serial}")
+        assert version is not None
+        tag = version.tag(self.ctx.config.tag_prefix)
+        moment = datetime.now(timezone.utc).replace(microsecond=0)
+        path = self.root / "debian" / "changelog"
+        path.write_text(changelog.render_entry(
+            changelog.read(path), package=self.package, version=str(version),
+            distribution=host_codename(), subjects=[f"Benchmark build {self.serial}"],
+            author=AUTHOR, moment=moment))
+        env = {"GIT_AUTHOR_DATE": moment.isoformat(), "GIT_COMMITTER_DATE": moment.isoformat()}
+        sh(self.log, ["git", "commit", "--quiet", "-a", "-m", f"Benchmark build {self.serial}"], cwd=self.root, env=env)
+        sh(self.log, ["git", "tag", "-a", tag, "-m", f"Release {version}"], cwd=self.root, env=env)
+        commit = self.ctx.git.out("rev-parse", "HEAD")
+        return ReleasePlan(version, tag, True, commit, None, (), moment, AUTHOR,
+                           self.ctx.config.distribution, self.ctx.config.component)
+
+    def export(self, plan: ReleasePlan, out: Path, pip_cache: Path) -> Context:
+        """Build the sdist and wheel from a fresh export of the tag (untimed)."""
+        ctx = replace(self.ctx, dist_dir=out, artifacts={}, build_dir=None, wheelhouse=None, installed=[])
+        out.mkdir(parents=True, exist_ok=True)
+        with environ(PIP_CACHE_DIR=str(pip_cache)):
+            Build().run(ctx, plan)
+        return ctx
+
+
+# --------------------------------------------------------------------------- one build
+
+
+@dataclass
+class Result:
+    seconds: float
+    deb_size: int
+    parts: dict[str, float] = field(default_factory=dict)
+    phases: list[tuple[str, float]] = field(default_factory=list)
+    installed: int = 0
+
+
+PHASE_MARK = re.compile(
+    r"^\s*(?:\+ )?("
+    r"dh_[a-z_]+|debian/rules \S+|dpkg-deb|dpkg-source|dpkg-genbuildinfo|dpkg-genchanges"
+    r"|DH_VERBOSE=0 dh_virtualenv|\S*python\S* -m hoist\.fixup"
+    r")\b"
+)
+
+
+def phases(lines: list[tuple[float, str]], end: float) -> list[tuple[str, float]]:
+    """Seconds from each debhelper command (or make recipe line) to the next, summed by name."""
+    marks = []
+    for t, text in lines:
+        m = PHASE_MARK.match(text.strip("\n"))
+        if m:
+            name = m.group(1)
+            if "hoist.fixup" in name:
+                name = "hoist.fixup"
+            elif name.startswith("DH_VERBOSE"):
+                name = "dh_virtualenv"
+            marks.append((t, name))
+    totals: dict[str, float] = {}
+    for (t, name), (t2, _) in zip(marks, marks[1:] + [(end, "")]):
+        totals[name] = totals.get(name, 0.0) + (t2 - t)
+    return sorted(totals.items(), key=lambda kv: -kv[1])
+
+
+def build_default(proj: Project, plan: ReleasePlan, run_dir: Path, caches: Path) -> Result:
+    """(a): dh-virtualenv's defaults, pip from the index, xz."""
+    ctx = proj.export(plan, run_dir / "dist", caches / "build-pip")
+    try:
+        src = ctx.source
+        rules = src / "debian" / "rules"
+        rules.write_text(DEFAULT_RULES.replace("@NAME@", proj.package))
+        rules.chmod(0o755)
+        wheel = ctx.artifacts["wheel"]
+        requirements = ctx.build_dir / "requirements-default.txt"
+        requirements.write_text(proj.lock_text().rstrip("\n") + f"\n{wheel} --hash=sha256:{sha256(wheel)}\n")
+        env = {
+            "BENCH_REQUIREMENTS": str(requirements),
+            "HOIST_INSTALL_ROOT": f"/opt/{proj.package}",  # only for debian/<pkg>.links' ${env:...}
+            "PIP_CACHE_DIR": str(caches / "default-pip"),
+            "DEB_BUILD_OPTIONS": "nocheck",
+        }
+        with proj.log.record() as lines:
+            t0 = time.perf_counter()
+            ctx.runner.run(["dpkg-buildpackage", "-b", "-us", "-uc"], cwd=src, env=env, stream=True)
+            t1 = time.perf_counter()
+        debs = sorted(ctx.build_dir.glob(f"{proj.package}_{plan.version}_*.deb"))
+        assert len(debs) == 1, debs
+        installed = installed_distributions(src / "debian" / proj.package, f"/opt/{proj.package}")
+        return Result(t1 - t0, debs[0].stat().st_size, {"deb": t1 - t0}, phases(lines, t1), len(installed))
+    finally:
+        shutil.rmtree(ctx.build_dir, ignore_errors=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def build_hoist(proj: Project, plan: ReleasePlan, run_dir: Path, caches: Path, build_pip: Path) -> Result:
+    """(b)/(c): hoist's Wheelhouse and Deb steps with the caches under *caches*."""
+    ctx = proj.export(plan, run_dir / "dist", build_pip)
+    try:
+        with environ(XDG_CACHE_HOME=str(caches / "xdg"), PIP_CACHE_DIR=str(caches / "pip"),
+                     UV_CACHE_DIR=str(caches / "uv")), proj.log.record() as lines:
+            t0 = time.perf_counter()
+            Wheelhouse().run(ctx, plan)
+            t1 = time.perf_counter()
+            Deb().run(ctx, plan)
+            t2 = time.perf_counter()
+        return Result(t2 - t0, ctx.artifacts["deb"].stat().st_size,
+                      {"wheelhouse": t1 - t0, "deb": t2 - t1}, phases(lines, t2), len(ctx.installed))
+    finally:
+        shutil.rmtree(ctx.build_dir, ignore_errors=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def warm_pip_cache(proj: Project, cache: Path, work: Path) -> None:
+    """Fill (a)'s pip cache with the pip dh-virtualenv's venv gets (untimed)."""
+    venv = work / "pip-warm-venv"
+    if not venv.exists():
+        sh(proj.log, ["/usr/bin/python3", "-m", "venv", venv])
+    out = work / "pip-warm-download"
+    sh(proj.log, [venv / "bin" / "pip", "download", "--no-deps", "--require-hashes", "-r", proj.root / LOCK,
+                  "-d", out], env={"PIP_CACHE_DIR": str(cache)})
+    shutil.rmtree(out, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- whole release
+
+
+class Releaser:
+    """A second copy of the app, released with ``hoist release --yes`` to local targets."""
+
+    def __init__(self, spec: AppSpec, work: Path, caches: Path, build_pip: Path, log: Log) -> None:
+        self.spec = spec
+        self.log = log
+        self.root = make_project(spec, work / "release-repo", log)
+        self.home = Path(tempfile.mkdtemp(prefix="hbh-", dir="/tmp"))  # short: gpg-agent's socket path
+        self.env = {
+            "HOIST_HOME": str(self.home), "NO_COLOR": "1", "COLUMNS": "200",
+            "XDG_CACHE_HOME": str(caches / "xdg"), "PIP_CACHE_DIR": str(caches / "pip"),
+            "UV_CACHE_DIR": str(caches / "uv"),
+        }
+        self.serial = 0
+        self.steps: dict[str, float] = {}
+
+    def release(self) -> float:
+        self.serial += 1
+        change_source(self.root, self.spec, self.serial)
+        sh(self.log, ["git", "commit", "--quiet", "-a", "-m", f"Benchmark change {self.serial}"], cwd=self.root)
+        t0 = time.perf_counter()
+        out = sh(self.log, [PY, "-m", "hoist", "release", "--yes"], cwd=self.root, env=self.env).stdout
+        seconds = time.perf_counter() - t0
+        self.steps = {m.group(1): float(m.group(2)) for m in re.finditer(r"(?m)^ {4}(.+) done in ([0-9.]+) s$", out)}
+        return seconds
+
+    def close(self) -> None:
+        for gnupg in self.home.glob("*/gnupg"):
+            subprocess.run(["gpgconf", "--homedir", str(gnupg), "--kill", "all"], check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- the comparison
+
+
+@dataclass
+class AppResults:
+    spec: AppSpec
+    locked: int
+    runs: dict[str, list[Result]] = field(default_factory=dict)
+    release: list[float] = field(default_factory=list)
+    release_steps: dict[str, float] = field(default_factory=dict)
+    uv_cache: tuple[int, int] = (0, 0)
+
+
+VARIANTS = {"a": "(a) dh-virtualenv defaults", "b": "(b) hoist cold", "c": "(c) hoist warm"}
+
+
+def compare_app(spec: AppSpec, runs: int, work: Path, log: Log) -> AppResults:
+    work.mkdir(parents=True)
+    proj = Project(spec, make_project(spec, work / "repo", log), log)
+    res = AppResults(spec, locked_count(proj.root / LOCK), {k: [] for k in VARIANTS})
+    caches = work / "caches"
+    build_pip = caches / "build-pip"
+    warm = caches / "warm"
+    say(f"{spec.label}: {res.locked} locked packages; warming (a)'s pip cache and hoist's caches (untimed)")
+    warm_pip_cache(proj, caches / "default-pip", work)
+    build_hoist(proj, proj.next_version(), work / "run", warm, build_pip)
+    uv_before = dir_size(warm / "uv")
+    releaser = Releaser(spec, work, warm, build_pip, log)
+    try:
+        releaser.release()  # the first release sets up the local targets (key, repositories)
+        for i in range(runs):
+            for key in VARIANTS:
+                plan = proj.next_version()
+                if key == "a":
+                    r = build_default(proj, plan, work / "run", caches)
+                else:
+                    cold = caches / f"cold-{i}"
+                    r = build_hoist(proj, plan, work / "run", cold if key == "b" else warm, build_pip)
+                    shutil.rmtree(cold, ignore_errors=True)
+                res.runs[key].append(r)
+                say(f"{spec.label} {VARIANTS[key]} run {i + 1}/{runs}: {r.seconds:.1f} s, "
+                    f".deb {r.deb_size / 1e6:.1f} MB, {r.installed} distributions in the venv"
+                    + (f" (wheelhouse {r.parts['wheelhouse']:.1f} s + deb {r.parts['deb']:.1f} s)" if key != "a" else ""))
+            seconds = releaser.release()
+            res.release.append(seconds)
+            res.release_steps = releaser.steps
+            say(f"{spec.label} (r) hoist release, warm, run {i + 1}/{runs}: {seconds:.1f} s")
+    finally:
+        releaser.close()
+    res.uv_cache = (uv_before, dir_size(warm / "uv"))
+    shutil.rmtree(work, ignore_errors=True)
+    return res
+
+
+def scale_app(n: int, runs: int, work: Path, log: Log) -> tuple[int, int, list[Result]]:
+    spec = scale_spec(n)
+    work.mkdir(parents=True)
+    proj = Project(spec, make_project(spec, work / "repo", log), log)
+    caches = work / "caches"
+    build_hoist(proj, proj.next_version(), work / "run", caches / "warm", caches / "build-pip")  # warm-up
+    results = []
+    for i in range(runs):
+        r = build_hoist(proj, proj.next_version(), work / "run", caches / "warm", caches / "build-pip")
+        results.append(r)
+        say(f"{spec.label}: warm run {i + 1}/{runs}: {r.seconds:.1f} s")
+    count = locked_count(proj.root / LOCK)
+    shutil.rmtree(work, ignore_errors=True)
+    return n, count, results
+
+
+# --------------------------------------------------------------------------- aptly
+
+
+def tiny_deb(out: Path, version: str, tmp: Path) -> Path:
+    root = tmp / version
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: bench-pkg\nVersion: {version}\nArchitecture: amd64\nMaintainer: {AUTHOR}\n"
+        "Description: tiny package for the aptly benchmark\n")
+    (root / "usr" / "share" / "bench-pkg").mkdir(parents=True)
+    (root / "usr" / "share" / "bench-pkg" / "VERSION").write_text(version + "\n")
+    deb = out / f"bench-pkg_{version}_amd64.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(deb)],
+                   check=True, stdout=subprocess.DEVNULL)
+    shutil.rmtree(root)
+    return deb
+
+
+def bench_aptly(counts: list[int], runs: int, log: Log) -> list[dict]:
+    base = Path(tempfile.mkdtemp(prefix="hba-", dir="/tmp"))
+    gnupg = Path(tempfile.mkdtemp(prefix="hbg-", dir="/tmp"))  # short: gpg-agent's socket path
+    gnupg.chmod(0o700)
+    runner = Runner(log=log.write, debug=log.write)
+    out = []
+    try:
+        env = {"GNUPGHOME": str(gnupg)}
+        sh(log, ["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "hoist bench <bench@hoist.invalid>",
+                 "ed25519", "sign", "never"], env=env)
+        colons = sh(log, ["gpg", "--batch", "--with-colons", "--list-secret-keys"], env=env).stdout
+        fpr = next(line.split(":")[9] for line in colons.splitlines() if line.startswith("fpr:"))
+        debs_dir = base / "debs"
+        debs_dir.mkdir()
+        total = max(counts) + runs + 1
+        say(f"aptly: making {total} tiny .debs with dpkg-deb")
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            debs = list(pool.map(lambda i: tiny_deb(debs_dir, f"1.0.{i}", base / "tmp"), range(1, total + 1)))
+        for n in counts:
+            root = base / f"n{n}"
+            (root / "public").mkdir(parents=True)
+            config = root / "aptly.conf"
+            config.write_text(json.dumps({
+                "rootDir": str(root / "db"), "gpgProvider": "gpg",
+                "FileSystemPublishEndpoints": {"local": {"rootDir": str(root / "public"), "linkMethod": "copy"}},
+            }))
+            target = AptTarget(aptly_config=str(config), repo="bench", endpoint="filesystem:local:.",
+                               url=(root / "public").as_uri(), gpg_key=fpr, public_key="", gnupghome=str(gnupg))
+            aptly = Aptly(runner, target, "bookworm", "main")
+            aptly.ensure_repo()
+            bulk = 0.0
+            if n > 1:
+                pre = root / "pre"
+                pre.mkdir()
+                for deb in debs[: n - 1]:
+                    os.link(deb, pre / deb.name)
+                t0 = time.perf_counter()
+                aptly._aptly("repo", "add", "bench", str(pre), mutates=True)
+                bulk = time.perf_counter() - t0
+            sign = [f"-gpg-key={fpr}", "-batch"]
+            aptly._aptly("snapshot", "create", "bench-pre", "from", "repo", "bench", mutates=True)
+            t0 = time.perf_counter()
+            aptly._aptly("publish", "snapshot", *sign, "-acquire-by-hash", "-architectures=amd64",
+                         "-distribution=bookworm", "-component=main", "bench-pre", "filesystem:local:.", mutates=True)
+            first = time.perf_counter() - t0
+            adds, snaps, pubs = [], [], []
+            for r in range(runs):
+                deb = debs[n - 1 + r]
+                version = deb.name.split("_")[1]
+                t0 = time.perf_counter()
+                aptly.add(deb)
+                t1 = time.perf_counter()
+                name = aptly.snapshot(version)
+                t2 = time.perf_counter()
+                aptly.publish(name)  # `publish list`, then `publish switch` (hoist's step)
+                t3 = time.perf_counter()
+                adds.append(t1 - t0)
+                snaps.append(t2 - t1)
+                pubs.append(t3 - t2)
+            # the same with -skip-contents, for comparison
+            deb = debs[n - 1 + runs]
+            version = deb.name.split("_")[1]
+            aptly.add(deb)
+            name = aptly.snapshot(version)
+            t0 = time.perf_counter()
+            aptly._aptly("publish", "switch", *sign, "-skip-contents", "bookworm", "filesystem:local:.", name,
+                         mutates=True)
+            skip = time.perf_counter() - t0
+            row = {"versions": n, "bulk_add": bulk, "first_publish": first, "add": statistics.median(adds),
+                   "snapshot": statistics.median(snaps), "switch": statistics.median(pubs), "switch_skip_contents": skip}
+            say(f"aptly with {n} versions: add {row['add']:.2f} s, snapshot {row['snapshot']:.2f} s, "
+                f"publish switch {row['switch']:.2f} s (-skip-contents {skip:.2f} s)")
+            out.append(row)
+            shutil.rmtree(root, ignore_errors=True)
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(gnupg), "--kill", "all"], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(gnupg, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
+    return out
+
+
+# --------------------------------------------------------------------------- locks
+
+
+def relock(log: Log) -> None:
+    """Rewrite bench/apps/large/requirements.lock and bench/apps/scale/*.lock with hoist lock."""
+    specs = [replace(large_spec(), lock=None)] + [
+        replace(scale_spec(n), lock=None) for n in sorted(SCALE_DEPS)]
+    targets = [BENCH / "apps" / "large" / LOCK] + [BENCH / "apps" / "scale" / f"requirements-{n}.lock" for n in sorted(SCALE_DEPS)]
+    for spec, target in zip(specs, targets):
+        with tempfile.TemporaryDirectory(prefix="hoist-bench-lock-") as tmp:
+            dest = Path(tmp) / "app"
+            copy_source(spec, dest)
+            (dest / LOCK).unlink(missing_ok=True)
+            git_init(dest, log)
+            sh(log, [PY, "-m", "hoist", "lock"], cwd=dest)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(dest / LOCK, target)
+            say(f"wrote {target.relative_to(REPO)}: {locked_count(target)} packages")
+
+
+# --------------------------------------------------------------------------- report
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def report(apps: list[AppResults], scale: list[tuple[int, int, list[Result]]], aptly: list[dict], runs: int) -> None:
+    p = print
+    p()
+    p("=" * 100)
+    p(f"hoist .deb build benchmark: {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+      f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; median of {runs} run(s) each, alternated a,b,c,r")
+    if "override_dh_dwz" not in (REPO / "src" / "hoist" / "templates" / "debian" / "rules").read_text():
+        p("note: hoist's debian/rules template has no override_dh_dwz; the bench added an empty one (as to (a)'s rules):"
+          " dh_dwz fails on pillow's .so files")
+    p(MEASURED)
+    p("(a) dh-virtualenv 1.2.2 defaults (pip, xz, warm pip cache); (b) hoist cold caches; (c) hoist warm, one file "
+      "changed;\n(r) whole warm `hoist release` (sdist, wheel, .deb, twine check, lintian, push, upload, aptly publish)")
+    p()
+    p(f"{'app':<7}{'locked':>7}{'venv':>6}  {'variant':<28}{'median s':>9}{'min-max s':>14}{'x/a':>7}{'speed-up':>9}"
+      f"{'.deb MB':>9}   parts (median s)")
+    targets = []
+    for app in apps:
+        a = med([r.seconds for r in app.runs["a"]])
+        a_size = med([r.deb_size for r in app.runs["a"]])
+        for key, label in VARIANTS.items():
+            rs = app.runs[key]
+            m = med([r.seconds for r in rs])
+            parts = ""
+            if key != "a":
+                parts = f"wheelhouse {med([r.parts['wheelhouse'] for r in rs]):.1f} + deb {med([r.parts['deb'] for r in rs]):.1f}"
+            p(f"{app.spec.label:<7}{app.locked:>7}{rs[-1].installed:>6}  {label:<28}{m:>9.1f}"
+              f"{min(r.seconds for r in rs):>7.1f}-{max(r.seconds for r in rs):<6.1f}{m / a:>7.2f}{a / m:>8.1f}x"
+              f"{med([r.deb_size for r in rs]) / 1e6:>9.2f}   {parts}")
+        r = med(app.release)
+        p(f"{app.spec.label:<7}{'':>7}{'':>6}  {'(r) hoist release, warm':<28}{r:>9.1f}"
+          f"{min(app.release):>7.1f}-{max(app.release):<6.1f}{r / a:>7.2f}{a / r:>8.1f}x")
+        b = med([x.seconds for x in app.runs["b"]])
+        c = med([x.seconds for x in app.runs["c"]])
+        sizes = [med([x.deb_size for x in app.runs[k]]) for k in ("b", "c")]
+        targets += [
+            (f"{app.spec.label}: warm .deb build >= 7x faster than (a)", a / c >= 7, f"{a / c:.1f}x"),
+            (f"{app.spec.label}: cold .deb build >= 2x faster than (a)", a / b >= 2, f"{a / b:.1f}x"),
+            (f"{app.spec.label}: .deb no larger than (a)'s", max(sizes) <= a_size,
+             f"{max(sizes) / 1e6:.2f} MB vs {a_size / 1e6:.2f} MB"),
+            (f"{app.spec.label}: warm whole release <= 1/2 of (a)", r <= a / 2, f"{r:.1f} s vs {a:.1f} s = {r / a:.2f}"),
+        ]
+    p()
+    p("where the time goes (seconds, last run; debhelper command or make recipe line to the next):")
+    for app in apps:
+        for key in VARIANTS:
+            top = app.runs[key][-1].phases[:7]
+            p(f"  {app.spec.label:<6}{key}: " + ", ".join(f"{n} {s:.1f}" for n, s in top))
+    for app in apps:
+        p(f"  {app.spec.label:<6}r: " + ", ".join(f"{n} {s:.1f}" for n, s in app.release_steps.items()))
+    for app in apps:
+        p(f"  {app.spec.label}: uv cache {app.uv_cache[0] / 1e6:.0f} MB after the warm-up build, "
+          f"{app.uv_cache[1] / 1e6:.0f} MB after all warm builds and releases")
+    if scale:
+        p()
+        p("warm .deb build (c) by number of locked packages:")
+        p(f"  {'target':>6}{'locked':>8}{'in venv':>9}{'median s':>10}{'s/pkg':>8}{'.deb MB':>9}   parts (median s)")
+        for n, count, rs in scale:
+            m = med([r.seconds for r in rs])
+            p(f"  {n:>6}{count:>8}{rs[-1].installed:>9}{m:>10.1f}{m / count:>8.3f}{med([r.deb_size for r in rs]) / 1e6:>9.2f}"
+              f"   wheelhouse {med([r.parts['wheelhouse'] for r in rs]):.1f} + deb {med([r.parts['deb'] for r in rs]):.1f}")
+    if aptly:
+        p()
+        p("hoist's apt publication (aptly 1.5.0, signed, filesystem endpoint), seconds:")
+        p(f"  {'versions':>8}{'add 1':>8}{'snapshot':>10}{'publish switch':>16}{'switch -skip-contents':>23}"
+          f"{'(bulk add of the rest':>24}{', first publish)':>18}")
+        for row in aptly:
+            p(f"  {row['versions']:>8}{row['add']:>8.2f}{row['snapshot']:>10.2f}{row['switch']:>16.2f}"
+              f"{row['switch_skip_contents']:>23.2f}{row['bulk_add']:>24.2f}{row['first_publish']:>18.2f}")
+    p()
+    p("targets:")
+    for name, ok, detail in targets:
+        p(f"  {'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    p("=" * 100)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=None, help="runs of each variant (default 3; 1 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run: 1 run each, 10 and 30 packages, aptly 1 and 100")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory and its bench.log")
+    parser.add_argument("--relock", action="store_true", help="rewrite the committed locks with hoist lock, then stop")
+    parser.add_argument("--only", choices=["compare", "scale", "aptly"], action="append", help="run only these parts")
+    args = parser.parse_args(argv)
+    runs = args.runs or (1 if args.quick else 3)
+    if os.geteuid() != 0:
+        print("warning: dpkg-buildpackage and the end-to-end steps are meant to run as root", file=sys.stderr)
+    work = Path(tempfile.mkdtemp(prefix="hoist-bench-"))
+    log = Log(work / "bench.log")
+    say(f"work directory {work}; log {log.path}")
+    if args.relock:
+        try:
+            relock(log)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            if SNAPSHOT is not None:
+                shutil.rmtree(SNAPSHOT, ignore_errors=True)
+        return 0
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src/hoist"], cwd=REPO, capture_output=True,
+                           text=True).stdout.split()
+    global MEASURED
+    MEASURED = f"hoist src/ at {head}" + (f" plus uncommitted changes ({len(dirty) // 2} files), snapshot taken at start"
+                                          if dirty else "")
+    say(MEASURED)
+    parts = set(args.only or ["compare", "scale", "aptly"])
+    apps, scale, aptly = [], [], []
+    start = time.perf_counter()
+    try:
+        if "compare" in parts:
+            for spec in (hello_spec(), large_spec()):
+                apps.append(compare_app(spec, runs, work / spec.label, log))
+        if "scale" in parts:
+            for n in ((10, 30) if args.quick else (10, 30, 60, 120)):
+                scale.append(scale_app(n, runs, work / f"scale-{n}", log))
+        if "aptly" in parts:
+            aptly = bench_aptly([1, 100] if args.quick else [1, 100, 1000], runs, log)
+        report(apps, scale, aptly, runs)
+        say(f"done in {time.perf_counter() - start:.0f} s")
+    finally:
+        if SNAPSHOT is not None:
+            shutil.rmtree(SNAPSHOT, ignore_errors=True)
+        if args.keep:
+            say(f"kept {work}")
+        else:
+            shutil.copyfile(log.path, Path(tempfile.gettempdir()) / "hoist-bench-last.log")
+            shutil.rmtree(work, ignore_errors=True)
+            say(f"log kept as {Path(tempfile.gettempdir()) / 'hoist-bench-last.log'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
