@@ -8,6 +8,7 @@ an artifact, and the version plugin sees exactly the tag.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -47,6 +48,19 @@ def check_built(filename: str, project: str, version: str) -> None:
         )
 
 
+def set_mtimes(tree: Path, epoch: int) -> None:
+    """Give every file of the export *tree* (but .git) the commit's time.
+
+    A checkout's files carry the time of the checkout; dpkg-deb clamps only
+    times later than ``SOURCE_DATE_EPOCH``, so a checkout made before the
+    commit's date (a clock behind, or a commit dated a second ahead) would
+    otherwise give another .deb.
+    """
+    for path in tree.rglob("*"):
+        if ".git" not in path.relative_to(tree).parts[:1]:
+            os.utime(path, (epoch, epoch), follow_symlinks=False)
+
+
 class Build:
     name = "build sdist and wheel"
 
@@ -69,6 +83,7 @@ class Build:
         )
         out = ctx.build_dir / "python"
         epoch = str(ctx.git.commit_time(plan.tag))
+        set_mtimes(ctx.source, int(epoch))
         ctx.runner.run(
             [sys.executable, "-m", "build", "--outdir", str(out), str(ctx.source)],
             env={"SOURCE_DATE_EPOCH": epoch},
