@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "status":
             return show_status(ctx, args.version)
         if args.command == "plan":
-            print_plan(ctx, pipeline.prepare(ctx, fetch=False).plan)
+            print_plan(ctx, pipeline.prepare(ctx, fetch=False))
             return 0
         interactive = sys.stdin.isatty() and not args.yes and not args.dry_run
         plan = pipeline.release(ctx, confirm=(lambda p: _ask(ctx, p)) if interactive else None)

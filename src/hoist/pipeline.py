@@ -9,11 +9,10 @@ published.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 
 from .context import Context, ReleasePlan
 from .errors import NothingToDo, PushRejectedError
-from .planning import RemoteState, check_in_sync, make_plan, remote_state
+from .planning import check_in_sync, make_plan, remote_state
 from .preflight import check_project, check_repository, check_tools
 from .status import release_states
 from .steps import Step
@@ -40,15 +39,7 @@ STEPS: list[Step] = [
 ]
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A checked repository and the plan of its release."""
-
-    plan: ReleasePlan
-    remote: RemoteState
-
-
-def prepare(ctx: Context, *, fetch: bool) -> Prepared:
+def prepare(ctx: Context, *, fetch: bool) -> ReleasePlan:
     """Run the preflight checks and plan the release (no side effect but a fetch).
 
     :raises HoistError: whatever the checks find.
@@ -60,7 +51,7 @@ def prepare(ctx: Context, *, fetch: bool) -> Prepared:
         ctx.targets.local.ensure()
     remote = remote_state(ctx)
     check_in_sync(ctx.git, ctx.config, remote, ctx.targets.git.remote, fetch=fetch)
-    return Prepared(make_plan(ctx.git, ctx.config, remote), remote)
+    return make_plan(ctx.git, ctx.config, remote)
 
 
 def describe(ctx: Context, plan: ReleasePlan) -> list[tuple[str, list[str]]]:
@@ -101,8 +92,7 @@ def release(ctx: Context, confirm=None) -> ReleasePlan | None:
     """
     attempts = max(1, ctx.config.push_retries)
     for attempt in range(1, attempts + 1):
-        prepared = prepare(ctx, fetch=True)
-        plan = prepared.plan
+        plan = prepare(ctx, fetch=True)
         if plan.resume:
             states = release_states(ctx, str(plan.version), plan.tag, plan.base)
             if all(s.state == "published" for s in states):

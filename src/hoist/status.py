@@ -21,7 +21,7 @@ from .planning import remote_state
 
 @dataclass(frozen=True)
 class TargetState:
-    """One target's state for a release, with the files it holds ({name: sha256})."""
+    """One target's state for a release, and a line saying what it holds."""
 
     target: str
     state: str
