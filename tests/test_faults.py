@@ -281,49 +281,81 @@ def test_ten_concurrent_releases(targets: Targets, example_project, tmp_path: Pa
     record("concurrency", f"{len(runs)} simultaneous releases", summary, published_state(targets, winner) == clean_reference[1])
 
 
-@pytest.mark.xfail(strict=True, raises=HoistBug, reason=(
-    "add, snapshot and publish switch are separate aptly commands (aptly's database lock covers one "
-    "command) and PublishApt holds no lock across them for configured targets: a run that took its "
-    "snapshot before a later release switched the publication switches it back to its own, older "
-    "snapshot, unpublishing the later version although that run reported it published"))
 def test_two_releases_racing_on_the_apt_publish(targets: Targets, project: Path, tmp_path: Path) -> None:
+    """A stopped between its apt snapshot and its publish: B's publish waits for A's lock."""
     first = release(project, targets)
     assert first.returncode == 0, first.output
     commit_change(project, "Change released by A")
-    stopped = threading.Event()
-    results: list = []
+    stopped, b_waits = threading.Event(), threading.Event()
+    results: dict = {}
 
     def stop_before_publish(line: str, control: Control) -> None:
         # -v shows read-only commands: "publish list" runs after A's snapshot and before its switch.
         if re.search(r"^\+ aptly .* publish list", line) and not stopped.is_set():
             os.kill(control.proc.pid, signal.SIGSTOP)  # hoist only: the aptly child finishes and unlocks the DB
-            results.append(control)
+            results["a control"] = control
             stopped.set()
 
-    a = threading.Thread(target=lambda: results.append(
-        run_watched(project, "-v", "release", env=targets.env(), watch=stop_before_publish)))
+    def at_apt_step(line: str, control: Control) -> None:
+        if line.startswith("==> publish to the apt repository"):
+            b_waits.set()
+
+    b_clone = tmp_path / "b"
+    a = threading.Thread(target=lambda: results.setdefault(
+        "a", run_watched(project, "-v", "release", env=targets.env(), watch=stop_before_publish)))
+    b = threading.Thread(target=lambda: results.setdefault("b", release(b_clone, targets, watch=at_apt_step)))
     a.start()
     try:
         assert stopped.wait(300), "A never reached its publish"
-        b_clone = tmp_path / "b"
-        git(tmp_path, "clone", "--quiet", str(targets.remote), str(b_clone))
+        git(tmp_path, "clone", "--quiet", str(targets.remote), str(b_clone))  # holds A's release commit
         commit_change(b_clone, "Change released by B")
-        b = release(b_clone, targets)
-        assert b.returncode == 0, b.output
-        b_version = version_of(b.output)
-        assert b_version in targets.published_versions()
+        b.start()
+        while not b_waits.wait(1):
+            assert "b" not in results, f"B ended before its apt step:\n{results['b'].output}"
+        time.sleep(5)
+        assert "b" not in results, f"B did not wait for A's publish:\n{results['b'].output}"
+        during = sorted(targets.published_versions())
     finally:
-        if results:
-            os.kill(results[0].proc.pid, signal.SIGCONT)
+        if "a control" in results:
+            os.kill(results["a control"].proc.pid, signal.SIGCONT)
         a.join()
-    a_run = results[1]
+        if b.is_alive() or "b" in results:
+            b.join()
+    a_run, b_run = results["a"], results["b"]
     assert a_run.returncode == 0, a_run.output
-    a_version = version_of(a_run.output)
+    assert b_run.returncode == 0, b_run.output
+    a_version, b_version = version_of(a_run.output), version_of(b_run.output)
     published = sorted(targets.published_versions())
     record("concurrency", "A stopped between its apt snapshot and publish while B released the next version",
-           f"A {a_version} exit {a_run.returncode}, B {b_version} exit 0; apt publishes {published}",
-           b_version in published)
-    expect(b_version in published, f"{b_version} was published by B, then unpublished by A's switch: apt has {published}")
+           f"B waited for A's publish lock; A {a_version} and B {b_version} exit 0; apt publishes {published}",
+           {a_version, b_version} <= set(published))
+    assert a_version not in during and b_version not in during
+    assert {a_version, b_version} <= set(published), published
+    assert targets.signature_ok() and targets.release_lists_packages()
+
+
+def test_resume_after_a_later_release_published(targets: Targets, project: Path, tmp_path: Path) -> None:
+    """A killed between its apt snapshot and publish; B releases the next version; A resumes."""
+    first = release(project, targets)
+    assert first.returncode == 0, first.output
+    commit_change(project, "Change released by A")
+    killed = run_watched(project, "-v", "release", env=targets.env(), watch=kill_when(r"^\+ aptly .* publish list"))
+    assert killed.killed_at, killed.output
+    a_version = planned_version(project, targets)
+    b_clone = tmp_path / "b"
+    git(tmp_path, "clone", "--quiet", str(targets.remote), str(b_clone))
+    commit_change(b_clone, "Change released by B")
+    b = release(b_clone, targets)
+    assert b.returncode == 0, b.output
+    b_version = version_of(b.output)
+    resumed = release(project, targets)
+    published = sorted(targets.published_versions())
+    record("concurrency", "A killed after its apt snapshot, B released the next version, A resumed",
+           f"A {a_version} resumed exit {resumed.returncode}; apt publishes {published}",
+           {a_version, b_version} <= set(published))
+    assert resumed.returncode == 0, resumed.output
+    assert {version_of(first.output), a_version, b_version} <= set(published), published
+    assert targets.signature_ok() and targets.release_lists_packages()
 
 
 # -- 2. master moves on the remote between plan and push -----------------------
@@ -513,15 +545,6 @@ def _indexes_being_written(targets: Targets) -> bool:
     return base.exists() and any(".tmp" in p.name for p in base.rglob("*"))
 
 
-NOT_CONVERGED_AFTER_CONFIRM = pytest.mark.xfail(strict=True, raises=HoistBug, reason=(
-    "every target holds the release, so the second run stops with 'nothing to do' before Confirm: "
-    "dist/release.json is never written (pipeline.release raises NothingToDo without a manifest)"))
-UNSIGNED_FIRST_PUBLISH = pytest.mark.xfail(strict=True, raises=HoistBug, reason=(
-    "killed inside the first `aptly publish snapshot`, the repository is left with an unsigned Release and no "
-    "InRelease, and aptly's database has no publish; the second run sees the version in Packages, says "
-    "'nothing to do', and leaves the repository unsigned (status.release_states / confirm.target_states / "
-    "PublishApt read Packages only, never InRelease)"))
-
 KILL_POINTS = {
     # id: (line at which the run is killed, or a special point; releases made before)
     "after the tag": (r"^==> build sdist and wheel", 0),
@@ -535,13 +558,9 @@ KILL_POINTS = {
     "apt: publish switch writing the new indexes": ("<switch-tmp>", 1),
     "before confirm": (r"^==> confirm and write the manifest", 0),
 }
-XFAIL_KILL_POINTS = {
-    "apt: first publish, Release written, not signed yet": UNSIGNED_FIRST_PUBLISH,
-    "before confirm": NOT_CONVERGED_AFTER_CONFIRM,
-}
 
 
-@pytest.mark.parametrize("point", [pytest.param(p, marks=XFAIL_KILL_POINTS.get(p, ())) for p in KILL_POINTS])
+@pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_sigkill_then_run_again(point: str, targets: Targets, project: Path, clean_reference) -> None:
     pattern, before = KILL_POINTS[point]
     for _ in range(before):
@@ -582,62 +601,101 @@ def test_sigkill_then_run_again(point: str, targets: Targets, project: Path, cle
 # -- 7. the signing key missing, or its passphrase wrong --------------------------
 
 
+class HiddenKeys:
+    """Moves the signing key's secret part out of the GnuPG home, and back."""
+
+    def __init__(self, targets: Targets) -> None:
+        self.keys = targets.gnupghome / "private-keys-v1.d"
+        self.hidden = targets.root / "hidden-keys"
+        self.gnupghome = targets.gnupghome
+
+    def hide(self) -> None:
+        shutil.move(self.keys, self.hidden)
+        self.keys.mkdir(mode=0o700)
+        subprocess.run(["gpgconf", "--homedir", str(self.gnupghome), "--kill", "gpg-agent"], check=True)
+
+    def restore(self) -> None:
+        shutil.rmtree(self.keys)
+        shutil.move(self.hidden, self.keys)
+
+
+def hide_keys_at_the_apt_step(keys: HiddenKeys):
+    """A watch that hides the key once the run reaches its apt step (after the preflight signing check)."""
+    def watch(line: str, control: Control) -> None:
+        if line.startswith("==> publish to the apt repository"):
+            os.kill(control.proc.pid, signal.SIGSTOP)
+            try:
+                keys.hide()
+            finally:
+                os.kill(control.proc.pid, signal.SIGCONT)
+    return watch
+
+
 def test_signing_failures_leave_the_apt_indexes_unchanged(targets: Targets, project: Path, clean_reference) -> None:
     first = release(project, targets)
     assert first.returncode == 0, first.output
     commit_change(project)
     published = apt_client_files(targets)
     inrelease = (targets.dists() / "InRelease").read_bytes()
-    keys = targets.gnupghome / "private-keys-v1.d"
-    hidden = targets.root / "hidden-keys"
+    tags = targets.remote_tags()
+    keys = HiddenKeys(targets)
 
-    def hide_key() -> None:
-        shutil.move(keys, hidden)
-        keys.mkdir(mode=0o700)
-        subprocess.run(["gpgconf", "--homedir", str(targets.gnupghome), "--kill", "gpg-agent"], check=True)
-
+    # Found before anything changes: the key is tried in the preflight checks.
     faults = [
         ("wrong passphrase", {"HOIST_GPG_PASSPHRASE": "not the passphrase"}, None),
         ("no passphrase", {"HOIST_GPG_PASSPHRASE": ""}, None),
-        ("secret key missing from the GnuPG home", {}, hide_key),
+        ("secret key missing from the GnuPG home", {}, keys.hide),
     ]
     for name, env, setup in faults:
         if setup:
             setup()
         run = release(project, targets, env=targets.env(**env), timeout=300)
-        assert run.returncode == 6, run.output
-        assert f"could not sign the repository with the key {targets.fingerprint}" in run.output
-        assert "the published repository is unchanged" in run.output and not hoist_traceback(run.output)
+        assert run.returncode == 3, run.output
+        assert f"cannot sign the apt repository with the key {targets.fingerprint}" in run.output
+        assert "nothing was changed" in run.output and not hoist_traceback(run.output)
+        assert targets.remote_tags() == tags, f"{name}: a tag was pushed"
         assert apt_client_files(targets) == published, f"{name}: the published indexes changed"
         assert (targets.dists() / "InRelease").read_bytes() == inrelease
-        assert list(targets.published_versions()) == [version_of(first.output)]
-        assert targets.signature_ok()
-        record("gpg", name, f"exit 6 naming the key; indexes unchanged; leftovers {len(apt_leftovers(targets))} *.tmp files", True)
-    shutil.rmtree(keys)
-    shutil.move(hidden, keys)
+        record("gpg", name, "exit 3 before the tag, naming the key; nothing pushed or published", True)
+    keys.restore()
+
+    # Lost after the check, while aptly signs the publish switch: aptly's failure, indexes unchanged.
+    run = release(project, targets, watch=hide_keys_at_the_apt_step(keys), timeout=300)
+    assert run.returncode == 6, run.output
+    assert f"could not sign the repository with the key {targets.fingerprint}" in run.output
+    assert "the published repository is unchanged" in run.output and not hoist_traceback(run.output)
+    assert apt_client_files(targets) == published, "the published indexes changed"
+    assert (targets.dists() / "InRelease").read_bytes() == inrelease
+    assert list(targets.published_versions()) == [version_of(first.output)]
+    assert targets.signature_ok()
+    keys.restore()
     run = release(project, targets)
     assert run.returncode == 0, run.output
     assert apt_client_files(targets) != published
-    assert_converges(project, targets, clean_reference[2])
+    converged = assert_converges(project, targets, clean_reference[2]) == clean_reference[2]
+    record("gpg", "secret key lost during the publish switch",
+           f"exit 6 naming the key; indexes unchanged; leftovers {len(apt_leftovers(targets))} *.tmp files; next run finished",
+           converged)
 
 
-@pytest.mark.xfail(strict=True, raises=HoistBug, reason=(
-    "a signing failure on the first `aptly publish snapshot` leaves Packages and an unsigned Release (no "
-    "InRelease, no Release.gpg) in the published directory, and aptly's database without the publish; hoist "
-    "says 'the published repository is unchanged', and the next run, seeing the version in Packages, says "
-    "'nothing to do' and leaves the repository unsigned for good"))
 def test_signing_failure_on_the_first_publish(targets: Targets, project: Path, clean_reference) -> None:
-    run = release(project, targets, env=targets.env(HOIST_GPG_PASSPHRASE="not the passphrase"))
+    keys = HiddenKeys(targets)
+    run = release(project, targets, watch=hide_keys_at_the_apt_step(keys), timeout=300)
+    keys.restore()
     assert run.returncode == 6, run.output
     assert f"could not sign the repository with the key {targets.fingerprint}" in run.output
     left = sorted(apt_client_files(targets))
+    status = run_watched(project, "status", env=targets.env())
+    assert re.search(r"apt\W+missing", status.output), status.output  # an unsigned index is not a publication
     second = release(project, targets)
     state = published_state(targets, project)
-    record("gpg", "wrong passphrase on the first publish", f"left {left or 'nothing'} in dists/; second run exit "
-           f"{second.returncode}: {'nothing to do' if 'nothing to do' in second.output else 'released'}; signed {state['apt signed']}",
-           state == clean_reference[1])
-    expect(left == [], f"a failed first publish left {left} in dists/")
-    expect(second.returncode == 0 and state == clean_reference[1], f"{second.output}\n{state}")
+    converged = second.returncode == 0 and state == clean_reference[1]
+    record("gpg", "secret key lost during the first publish",
+           f"left {len(left)} unsigned files in dists/; `hoist status` says apt missing; second run exit "
+           f"{second.returncode}; signed {state['apt signed']}", converged)
+    assert second.returncode == 0, second.output
+    assert "apt would refuse it" in second.output
+    assert state == clean_reference[1], f"{state}\n!=\n{clean_reference[1]}"
 
 
 # -- 8. the apt repository locked by another aptly process ----------------------
@@ -690,9 +748,6 @@ GPG_CANARY = "gpg-CANARY-41d8e2b7a9c6"
 WRONG_CANARY = "gpg-WRONG-CANARY-93b1f0"
 
 
-@pytest.mark.xfail(strict=True, raises=HoistBug, reason=(
-    "aptly.Aptly.publish writes HOIST_GPG_PASSPHRASE in clear to $TMPDIR/hoist-aptly-*/passphrase "
-    "(tempfile.TemporaryDirectory): a run killed during the publish leaves it there for good"))
 def test_secrets_never_appear(example_project, tmp_path: Path, short_tmp: Path) -> None:
     tmp = short_tmp
     with running_targets(tmp_path, passphrase=GPG_CANARY) as targets:
@@ -724,7 +779,7 @@ def test_secrets_never_appear(example_project, tmp_path: Path, short_tmp: Path) 
         commit_change(project)
         run = run_watched(project, "-v", "release", env=targets.env(HOIST_GPG_PASSPHRASE=WRONG_CANARY))
         outputs.append(run.output)
-        assert run.returncode == 6 and "could not sign" in run.output, run.output
+        assert run.returncode == 3 and "cannot sign the apt repository" in run.output, run.output
 
         # e. killed in the middle of the signed publish switch.
         run = run_watched(project, "-v", "release", env=targets.env(),

@@ -4,29 +4,79 @@ A release adds the .deb to an aptly local repository, takes a snapshot named
 after the version, and publishes it: the first time with ``publish snapshot``,
 later with ``publish switch``, so clients move to the new set in one step and
 the older versions stay in the pool for a rollback (aptly docs, "publish
-switch").  Published indexes are read back from the repository's URL and parsed
-with python-debian.
+switch").  The three commands run under one lock (:meth:`Aptly.lock`): aptly's
+own database lock covers a single command.
+
+Published indexes are read back as apt reads them (:func:`read_publication`):
+the ``InRelease`` file verified with the repository's public key, and the
+``Packages`` index checked against the sha256 that the signed ``InRelease``
+lists for it (Debian Repository Format, "Release files").
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import tempfile
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from debian.deb822 import Packages
+from debian.deb822 import Packages, Release
 
 from .config import AptTarget
-from .errors import ConflictError, PublishError
+from .errors import ConfigError, ConflictError, PreflightError, PublishError
+from .locks import file_lock
 from .runner import Result, Runner
 
 #: How many times aptly tries to open a database that another aptly process
 #: holds, sleeping a few seconds between tries (aptly's ``-db-open-attempts``):
 #: a bounded wait.  Overridden by ``HOIST_APTLY_DB_OPEN_ATTEMPTS``.
 DB_OPEN_ATTEMPTS = 10
+
+#: How long a release waits for another one's add, snapshot and publish, in seconds.
+PUBLISH_LOCK_TIMEOUT = 600.0
+
+#: Copies of the passphrase put in the pipe gpg reads it from: gpg reads one
+#: line per run, and aptly runs gpg twice per publish (Release.gpg, InRelease).
+PASSPHRASE_COPIES = 8
+
+#: What a pipe holds before a write blocks (pipe(7): 65536 bytes since Linux 2.6.11).
+PIPE_CAPACITY = 65536
+
+
+@contextlib.contextmanager
+def passphrase_path(passphrase: str) -> Iterator[str]:
+    """A path from which each gpg run reads *passphrase* as its first line.
+
+    The passphrase goes into an anonymous pipe that this process holds open,
+    and gpg opens it as ``/proc/<pid>/fd/<n>``: nothing is written to disk, and
+    the pipe is gone when this process ends, however it ends (a file would
+    outlive a SIGKILL).  aptly cannot pass a descriptor to gpg itself: it runs
+    gpg with stdin on /dev/null.
+
+    :raises ConfigError: the passphrase has a line break, or is too long for the pipe.
+    """
+    line = passphrase.encode() + b"\n"
+    if b"\n" in line[:-1] or len(line) * PASSPHRASE_COPIES > PIPE_CAPACITY:
+        raise ConfigError(
+            "HOIST_GPG_PASSPHRASE has a line break or is longer than 8 KiB",
+            "gpg reads the passphrase's first line only: set HOIST_GPG_PASSPHRASE to the passphrase itself",
+        )
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, line * PASSPHRASE_COPIES)
+        os.close(write_end)  # more gpg runs than copies read an empty line and fail, never hang
+        write_end = -1
+        yield f"/proc/{os.getpid()}/fd/{read_end}"
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
 
 
 @dataclass
@@ -77,8 +127,63 @@ class Aptly:
             raise self.runner.failure(" ".join(["aptly", *args]), result.returncode, output)
         return result
 
+    def root_dir(self) -> Path:
+        """aptly's ``rootDir`` (aptly docs, "Configuration"; default ``~/.aptly``).
+
+        :raises ConfigError: the aptly configuration file is missing or not JSON.
+        """
+        try:
+            config = json.loads(Path(self.target.aptly_config).expanduser().read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot read the aptly configuration {self.target.aptly_config}: {exc}",
+                "set tool.hoist.apt.aptly_config to aptly's JSON configuration file",
+            ) from None
+        return Path(config.get("rootDir") or "~/.aptly").expanduser()
+
+    def lock(self, timeout: float = PUBLISH_LOCK_TIMEOUT) -> contextlib.AbstractContextManager[None]:
+        """An exclusive lock on this repository's add, snapshot and publish.
+
+        Held across the three commands, it keeps two releases from interleaving
+        them: without it, a run that took its snapshot before another release
+        published could switch the publication back to its older snapshot.
+
+        :raises PublishError: another release held it for *timeout* seconds.
+        """
+        return file_lock(self.root_dir() / "hoist-publish.lock", timeout)
+
+    def check_signing(self) -> None:
+        """Sign an empty text with the key and passphrase aptly will use.
+
+        Run before a release changes anything, so that a missing key or a wrong
+        passphrase stops it before the push rather than in the middle of the
+        apt publish.
+
+        :raises PreflightError: gpg could not sign; the message names the key.
+        """
+        with contextlib.ExitStack() as stack:
+            secret = ["--passphrase-file", stack.enter_context(passphrase_path(self.passphrase))] if self.passphrase else []
+            result = self.runner.run(
+                ["gpg", "--batch", "--no-tty", "--pinentry-mode", "loopback", *secret, "--local-user",
+                 self.target.gpg_key, "--output", "-", "--detach-sign", "/dev/null"],
+                env=self._env(), check=False,
+            )
+        if not result.ok:
+            said = " ".join(line.strip() for line in result.stderr.splitlines() if line.strip())[-300:]
+            raise PreflightError(
+                f"cannot sign the apt repository with the key {self.target.gpg_key}: {said}",
+                "check that the key is in the GnuPG home"
+                + (f" {self.target.gnupghome}" if self.target.gnupghome else "")
+                + " and that HOIST_GPG_PASSPHRASE is its passphrase; nothing was changed",
+            )
+
     def snapshot_name(self, version: str) -> str:
         return f"{self.target.repo}-{version}"
+
+    def _keys(self, kind: str, name: str) -> set[str]:
+        """aptly's keys of every package in a local repository or snapshot."""
+        result = self._aptly(kind, "search", "-format={{.Key}}", name, check=False)
+        return {line.strip() for line in result.stdout.splitlines() if line.strip()} if result.ok else set()
 
     def ensure_repo(self) -> None:
         """Create the local repository unless it exists."""
@@ -117,10 +222,22 @@ class Aptly:
         return self._aptly("snapshot", "list", "-raw").stdout.split()
 
     def snapshot(self, version: str) -> str:
-        """Snapshot the repository as ``<repo>-<version>`` unless that exists."""
+        """A snapshot of the repository as it is now, named ``<repo>-<version>``.
+
+        A snapshot of that name taken earlier (by a run stopped before its
+        publish) that lacks a package the repository holds now is never
+        published: it would take that package away from clients.  It is
+        dropped and taken again, or, when aptly refuses to drop it, a fresh
+        one is taken as ``<repo>-<version>-<n>``.
+        """
         name = self.snapshot_name(version)
-        if name not in self.snapshots():
-            self._aptly("snapshot", "create", name, "from", "repo", self.target.repo, mutates=True)
+        existing = set(self.snapshots())
+        if name in existing:
+            if self._keys("repo", self.target.repo) <= self._keys("snapshot", name):
+                return name
+            if not self._aptly("snapshot", "drop", name, mutates=True, check=False).ok:
+                name = next(f"{name}-{n}" for n in range(2, 10_000) if f"{name}-{n}" not in existing)
+        self._aptly("snapshot", "create", name, "from", "repo", self.target.repo, mutates=True)
         return name
 
     def published(self) -> bool:
@@ -132,15 +249,14 @@ class Aptly:
     def publish(self, snapshot: str) -> None:
         """Publish *snapshot*, signed: a first ``publish snapshot``, else ``publish switch``.
 
-        aptly writes and signs the new indexes, then moves them into place.
+        aptly writes and signs the new indexes, then moves them into place.  A
+        first publish that failed leaves files but no publish in aptly's
+        database; ``publish snapshot`` then writes over them.
         """
         sign = [f"-gpg-key={self.target.gpg_key}", "-batch"]
-        with tempfile.TemporaryDirectory(prefix="hoist-aptly-") as tmp:
+        with contextlib.ExitStack() as stack:
             if self.passphrase:
-                secret = Path(tmp, "passphrase")
-                secret.write_text(self.passphrase)
-                os.chmod(secret, 0o600)
-                sign.append(f"-passphrase-file={secret}")
+                sign.append(f"-passphrase-file={stack.enter_context(passphrase_path(self.passphrase))}")
             if self.published():
                 self._aptly("publish", "switch", *sign, self.distribution, self.target.endpoint, snapshot, mutates=True)
             else:
@@ -151,20 +267,84 @@ class Aptly:
                 )
 
 
-def published_packages(url: str, distribution: str, component: str, architecture: str) -> dict[str, Packages]:
-    """The ``Packages`` index of a published repository, by pool file name.
+@dataclass(frozen=True)
+class Publication:
+    """A published distribution as an apt client sees it.
 
-    :param url: the repository's base URL (``file://``, ``http(s)://``) or path.
-    :returns: ``{"hoist_26.11.0_amd64.deb": paragraph}``; empty when the
-        distribution is not published (yet).
+    :ivar packages: the ``Packages`` index of one component and architecture,
+        by pool file name (``{"hoist_26.11.0_amd64.deb": paragraph}``); empty
+        when nothing is published.
+    :ivar problem: why apt would refuse the index (no ``InRelease``, a
+        signature that does not verify, a ``Packages`` file that the signed
+        ``InRelease`` does not list with its sha256), or ``""``.
     """
-    base = url if "://" in url else Path(url).resolve().as_uri()
-    index = f"{base.rstrip('/')}/dists/{distribution}/{component}/binary-{architecture}/Packages"
+
+    packages: dict[str, Packages] = field(default_factory=dict)
+    problem: str = ""
+
+    @property
+    def signed(self) -> bool:
+        """Whether apt accepts the index: ``InRelease`` verifies and lists ``Packages``."""
+        return not self.problem
+
+    def holds(self, filename: str, sha256: str | None = None) -> bool:
+        """Whether apt gets *filename* (with *sha256*, when given) from this publication."""
+        entry = self.packages.get(filename)
+        return self.signed and entry is not None and (sha256 is None or entry["SHA256"] == sha256)
+
+
+def _fetch(url: str) -> bytes | None:
+    """The bytes at *url*, or None when there is no such file (404)."""
     try:
-        with urllib.request.urlopen(index, timeout=30) as response:
-            text = response.read().decode("utf-8")
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.read()
     except (FileNotFoundError, urllib.error.URLError) as exc:
         if isinstance(exc, urllib.error.HTTPError) and exc.code != 404:
-            raise PublishError(f"cannot read {index}: {exc}", "check tool.hoist.apt.url") from None
-        return {}
-    return {Path(p["Filename"]).name: p for p in Packages.iter_paragraphs(text.splitlines(keepends=True), use_apt_pkg=False)}
+            raise PublishError(f"cannot read {url}: {exc}", "check tool.hoist.apt.url") from None
+        return None
+
+
+def _verified_payload(runner: Runner, signed: bytes, public_key: str) -> bytes | None:
+    """The text that *signed* (a clearsigned ``InRelease``) carries, if its
+    signature verifies with the key in *public_key* (binary or ASCII-armored)."""
+    with tempfile.TemporaryDirectory(prefix="hoist-gpgv-") as tmp:
+        keyring = Path(public_key).resolve()
+        if keyring.read_bytes().lstrip().startswith(b"-----BEGIN PGP"):
+            dearmored = Path(tmp, "keyring.gpg")
+            runner.run(["gpg", "--batch", "--dearmor", "--output", str(dearmored), str(keyring)])
+            keyring = dearmored
+        Path(tmp, "InRelease").write_bytes(signed)
+        payload = Path(tmp, "payload")
+        result = runner.run(
+            ["gpgv", "--keyring", str(keyring), "--output", str(payload), str(Path(tmp, "InRelease"))], check=False
+        )
+        return payload.read_bytes() if result.ok and payload.exists() else None
+
+
+def read_publication(
+    runner: Runner, url: str, distribution: str, component: str, architecture: str, public_key: str
+) -> Publication:
+    """Read a published distribution as apt does.
+
+    :param url: the repository's base URL (``file://``, ``http(s)://``) or path.
+    :param public_key: path of the public key that signs the repository.
+    :raises PublishError: the repository answered with an error other than 404.
+    """
+    base = url if "://" in url else Path(url).resolve().as_uri()
+    dists = f"{base.rstrip('/')}/dists/{distribution}"
+    index_name = f"{component}/binary-{architecture}/Packages"
+    raw = _fetch(f"{dists}/{index_name}")
+    packages = {} if raw is None else {
+        Path(p["Filename"]).name: p
+        for p in Packages.iter_paragraphs(raw.decode("utf-8").splitlines(keepends=True), use_apt_pkg=False)
+    }
+    inrelease = _fetch(f"{dists}/InRelease")
+    if inrelease is None:
+        return Publication(packages, f"{dists}/InRelease does not exist" if raw is not None else "nothing is published")
+    payload = _verified_payload(runner, inrelease, public_key)
+    if payload is None:
+        return Publication(packages, f"{dists}/InRelease does not verify with {public_key}")
+    listed = {entry["name"]: entry["sha256"] for entry in Release(payload.decode("utf-8")).get("SHA256", [])}
+    if raw is None or listed.get(index_name) != hashlib.sha256(raw).hexdigest():
+        return Publication(packages, f"{dists}/InRelease does not list {index_name} with its sha256")
+    return Publication(packages)

@@ -20,7 +20,6 @@ state directory per user and project, shared by every clone of that project:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -35,6 +34,7 @@ from pathlib import Path
 
 from .config import AptTarget, GitTarget, PyPITarget
 from .errors import PublishError
+from .locks import file_lock
 from .runner import Runner
 
 #: Seconds to wait for pypiserver to accept connections.
@@ -47,33 +47,6 @@ def hoist_home() -> Path:
         return Path(os.environ["HOIST_HOME"])
     data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data) / "hoist"
-
-
-@contextlib.contextmanager
-def file_lock(path: Path, timeout: float = 300.0) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on *path* (created if needed), waiting at
-    most *timeout* seconds.
-
-    :raises PublishError: the lock was not acquired in time.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise PublishError(
-                        f"{path} is locked by another process after waiting {timeout:.0f} s",
-                        "wait for the other release to finish, then run again",
-                    ) from None
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def free_port() -> int:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import shutil
 
+from .aptly import Aptly
+
 from .context import Context, ReleasePlan
 from .errors import NothingToDo, PushRejectedError
+from .manifest import Manifest
 from .planning import check_in_sync, make_plan, remote_state
 from .preflight import check_project, check_repository, check_tools
 from .status import release_states
@@ -52,6 +55,27 @@ def prepare(ctx: Context, *, fetch: bool) -> ReleasePlan:
     remote = remote_state(ctx)
     check_in_sync(ctx.git, ctx.config, remote, ctx.targets.git.remote, fetch=fetch)
     return make_plan(ctx.git, ctx.config, remote)
+
+
+def recorded(ctx: Context, plan: ReleasePlan) -> bool:
+    """Whether ``dist/release.json`` records *plan*'s release as held by every target."""
+    try:
+        manifest = Manifest.read(ctx.dist / "release.json")
+    except (OSError, ValueError, TypeError):
+        return False
+    return manifest.version == str(plan.version) and manifest.commit == plan.base and all(
+        state.get("state") in ("published", "not configured") for state in manifest.targets.values()
+    )
+
+
+def check_signing(ctx: Context, plan: ReleasePlan) -> None:
+    """Fail before anything changes when the apt repository's key cannot sign.
+
+    :raises PreflightError: the key is missing or the passphrase is wrong.
+    """
+    target = ctx.apt_target()
+    if target is not None:
+        Aptly(ctx.runner, target, plan.distribution, plan.component, ctx.secrets.gpg_passphrase).check_signing()
 
 
 def describe(ctx: Context, plan: ReleasePlan) -> list[tuple[str, list[str]]]:
@@ -95,10 +119,14 @@ def release(ctx: Context, confirm=None) -> ReleasePlan | None:
         plan = prepare(ctx, fetch=True)
         if plan.resume:
             states = release_states(ctx, str(plan.version), plan.tag, plan.base)
-            if all(s.state == "published" for s in states):
+            # Without the manifest (a run stopped before Confirm) the release goes
+            # on: the artifacts rebuild byte-identical, every upload is skipped,
+            # and Confirm writes dist/release.json.
+            if all(s.state == "published" for s in states) and recorded(ctx, plan):
                 raise NothingToDo(f"{plan.tag} is released and every target holds it", "`hoist status` shows each target")
             if plan.tag not in ctx.git.local_tags():
                 ctx.git("fetch", "--quiet", ctx.targets.git.remote, f"refs/tags/{plan.tag}:refs/tags/{plan.tag}", mutates=True)
+        check_signing(ctx, plan)
         if confirm is not None and attempt == 1 and not confirm(plan):
             return None
         try:

@@ -47,7 +47,8 @@ def check_in_sync(git: Git, config: Config, remote: RemoteState, remote_name: st
     :raises NothingToDo: the remote is ahead only by the release commit of
         HEAD (another run released it), or, in a CI build, the branch has
         moved past HEAD (the newer commit's build releases it).
-    :raises PreflightError: the remote branch has commits HEAD lacks.
+    :raises PreflightError: the remote branch has commits HEAD lacks (unless
+        HEAD is a release whose tag is on the remote: that release is resumed).
     """
     head = git.head()
     theirs = remote.branch_head
@@ -60,6 +61,8 @@ def check_in_sync(git: Git, config: Config, remote: RemoteState, remote_name: st
     if known and git.is_ancestor(theirs, head):
         return  # HEAD is ahead: the push fast-forwards the branch.
     if known and git.is_ancestor(head, theirs):
+        if versions_from_tags([t for t, sha in remote.tags.items() if sha == head], config.tag_prefix):
+            return  # HEAD is a pushed release that later commits build on: resuming it publishes what it lacks.
         between = git.out("rev-list", f"{head}..{theirs}").split()
         if len(between) == 1 and git.release_marker(theirs):
             tag = next((t for t, sha in remote.tags.items() if sha == theirs), git.release_marker(theirs))

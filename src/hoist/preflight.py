@@ -22,6 +22,7 @@ TOOLS = {
     "dh_virtualenv": "dh-virtualenv",
     "lintian": "lintian",
     "gpg": "gnupg",
+    "gpgv": "gpgv",
     "aptly": "aptly",
 }
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import index
-from .aptly import published_packages
+from .aptly import read_publication
 from .context import Context, ReleasePlan
 from .errors import PreflightError
 from .manifest import Manifest, sha256_file
@@ -87,7 +87,8 @@ def compare(ctx: Context, plan: ReleasePlan, out: Path) -> list[Comparison]:
             results.append(Comparison(name, "index", held.get(name), sha256_file(ours[kind])))
     apt = ctx.apt_target()
     if apt is not None:
-        packages = published_packages(apt.url, ctx.config.distribution, ctx.config.component, host_architecture(ctx))
-        entry = packages.get(ours["deb"].name)
+        publication = read_publication(ctx.runner, apt.url, ctx.config.distribution, ctx.config.component,
+                                       host_architecture(ctx), apt.public_key)
+        entry = publication.packages.get(ours["deb"].name) if publication.signed else None
         results.append(Comparison(ours["deb"].name, "apt", entry["SHA256"] if entry else None, sha256_file(ours["deb"])))
     return results

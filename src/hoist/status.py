@@ -3,7 +3,9 @@
 Used to decide that a resumed release has nothing left to do, and by
 ``hoist status``.  A target's state is ``published`` (it holds the release,
 with the sha256 of ``dist/release.json`` when that is known), ``missing``, or
-``conflict`` (it holds a file of that name with another sha256).
+``conflict`` (it holds a file of that name with another sha256).  An apt
+repository holds a release only as apt sees it: listed in a ``Packages`` index
+that a verified ``InRelease`` vouches for.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sd
 from packaging.version import Version
 
 from . import index
-from .aptly import published_packages
+from .aptly import read_publication
 from .context import Context
 from .planning import remote_state
 
@@ -66,10 +68,14 @@ def release_states(ctx: Context, version: str, tag: str, commit: str, expected: 
 
     apt = ctx.apt_target()
     if apt is not None:
-        packages = published_packages(apt.url, ctx.config.distribution, ctx.config.component, host_architecture(ctx))
-        entry = next((p for p in packages.values() if p["Package"] == ctx.config.package and p["Version"] == version), None)
+        publication = read_publication(ctx.runner, apt.url, ctx.config.distribution, ctx.config.component,
+                                       host_architecture(ctx), apt.public_key)
+        entry = next((p for p in publication.packages.values()
+                      if p["Package"] == ctx.config.package and p["Version"] == version), None)
         if entry is None:
             states.append(TargetState("apt", "missing", f"{ctx.config.package} {version} not in {ctx.config.distribution}"))
+        elif not publication.signed:
+            states.append(TargetState("apt", "missing", f"apt would refuse it: {publication.problem}"))
         else:
             name = entry["Filename"].rsplit("/", 1)[-1]
             bad = name in expected and expected[name] != entry["SHA256"]

@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from .. import index
-from ..aptly import published_packages
+from ..aptly import read_publication
 from ..context import Context, ReleasePlan
 from ..errors import PublishError
 from ..manifest import Manifest
@@ -96,10 +96,11 @@ def target_states(ctx: Context, plan: ReleasePlan, manifest: Manifest) -> dict[s
         states["apt"] = {"state": "not configured"}
     else:
         deb = manifest.artifact("deb")
-        published = published_packages(apt.url, plan.distribution, plan.component, deb_architecture(deb.filename))
-        entry = published.get(deb.filename)
+        publication = read_publication(ctx.runner, apt.url, plan.distribution, plan.component,
+                                       deb_architecture(deb.filename), apt.public_key)
+        entry = publication.packages.get(deb.filename)
         state = "missing"
-        if entry is not None:
+        if entry is not None and (publication.signed or entry["SHA256"] != deb.sha256):
             pool_sha = _url_sha256(f"{apt.url.rstrip('/')}/{entry['Filename']}")
             state = "published" if entry["SHA256"] == deb.sha256 == pool_sha else "conflict"
         states["apt"] = {
@@ -107,6 +108,7 @@ def target_states(ctx: Context, plan: ReleasePlan, manifest: Manifest) -> dict[s
             "distribution": plan.distribution,
             "component": plan.component,
             "public_key": apt.public_key,
+            "signed": publication.signed,
             "state": state,
         }
     return states

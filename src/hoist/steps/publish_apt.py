@@ -1,16 +1,16 @@
 """Add the .deb to the aptly repository and publish it, signed.
 
-The published ``Packages`` index is read first: the same file already
-published is skipped, another file under the same name and version is a
-conflict.  Then aptly adds, snapshots (``<repo>-<version>``) and publishes or
-switches the distribution to the snapshot (aptly docs, "publish switch").
+Under the repository's publish lock, the published indexes are read first,
+as apt reads them: the same file already published, signed, is skipped;
+another file under the same name and version is a conflict.  Then aptly adds,
+snapshots (``<repo>-<version>``) and publishes or switches the distribution to
+the snapshot (aptly docs, "publish switch").  A publication that apt would
+refuse (a first publish stopped before it was signed) is published again.
 """
 
 from __future__ import annotations
 
-import contextlib
-
-from ..aptly import Aptly, published_packages
+from ..aptly import Aptly, read_publication
 from ..context import Context, ReleasePlan
 from ..errors import ConflictError
 from ..manifest import sha256_file
@@ -41,11 +41,11 @@ class PublishApt:
         assert target is not None
         deb = ctx.artifacts["deb"]
         ours = sha256_file(deb)
-        lock = ctx.targets.local.lock("apt") if ctx.targets.local else contextlib.nullcontext()
         aptly = Aptly(ctx.runner, target, plan.distribution, plan.component, ctx.secrets.gpg_passphrase)
-        with lock:
-            published = published_packages(target.url, plan.distribution, plan.component, deb_architecture(deb.name))
-            entry = published.get(deb.name)
+        with aptly.lock():
+            publication = read_publication(ctx.runner, target.url, plan.distribution, plan.component,
+                                           deb_architecture(deb.name), target.public_key)
+            entry = publication.packages.get(deb.name)
             if entry is not None:
                 if entry["SHA256"] != ours:
                     raise ConflictError(
@@ -53,8 +53,11 @@ class PublishApt:
                         f"but this build's is {ours}",
                         "a published package is never overwritten: release a new version",
                     )
-                ctx.ui.line(f"    {plan.distribution} already publishes {deb.name} (same sha256)")
-                return
+                if publication.signed:
+                    ctx.ui.line(f"    {plan.distribution} already publishes {deb.name} (same sha256)")
+                    return
+                ctx.ui.line(f"    {plan.distribution} lists {deb.name} but apt would refuse it "
+                            f"({publication.problem}): publishing again")
             aptly.ensure_repo()
             if not aptly.package_keys(ctx.config.package, str(plan.version)):
                 aptly.add(deb)
