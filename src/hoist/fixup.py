@@ -15,9 +15,13 @@ another .deb (FIELD-NOTES, "Reproducibility").  This removes every one:
   ``uv_cache.json``, with their ``RECORD`` lines;
 - ``RECORD`` hashes and sizes of files that dh-virtualenv rewrote after pip
   installed them (console scripts' shebangs), recomputed (PEP 376/PEP 627);
-- byte code: every module is compiled with its installed path as
-  ``co_filename`` and checked-hash invalidation (PEP 552), so no ``.pyc``
-  carries the build path or a timestamp.
+- byte code: the package ships none (a ``.pyc`` holds its source's path as
+  ``co_filename``, and the byte code was a quarter of the large benchmark
+  app's staged bytes).  The installer is told not to compile, and any
+  ``__pycache__`` left in the virtualenv is removed with its ``RECORD``
+  lines; the postinst that ``hoist init`` writes compiles the modules on the
+  server and the prerm removes them (Debian Python Policy, "Modules
+  byte-compilation").
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import base64
 import csv
 import hashlib
 import io
-import subprocess
+import shutil
 import sys
 from pathlib import Path
 
@@ -63,6 +67,8 @@ def fix_records(venv: Path) -> None:
                 target = (site / path).resolve() if not Path(path).is_absolute() else Path(path)
                 if Path(path).name in HOST_ONLY and Path(path).parent.name == dist_info.name:
                     continue
+                if "__pycache__" in Path(path).parts and not target.exists():
+                    continue  # byte code removed by remove_byte_code
                 if rest and rest[0] and target.is_file():
                     data = target.read_bytes()
                     row = [path, _record_hash(data), str(len(data))]
@@ -72,19 +78,16 @@ def fix_records(venv: Path) -> None:
             record.write_text(out.getvalue(), encoding="utf-8")
 
 
-def compile_modules(staging: Path, venv: Path) -> None:
-    """Byte-compile the virtualenv's modules as they will be installed.
+def remove_byte_code(venv: Path) -> None:
+    """Remove every ``__pycache__`` directory of the virtualenv.
 
-    The virtualenv's own interpreter compiles them, so the byte code is for the
-    Python the package depends on.  Files that do not compile (test data in
-    another Python's syntax) are left without byte code, as pip leaves them.
+    uv and pip are run with ``--no-compile``, so there is normally none; one
+    that a build step left would carry the build path.  The ``RECORD`` lines of
+    the removed files go in :func:`fix_records`.
     """
-    for lib in venv.glob("lib/python3*"):
-        subprocess.run(
-            [str(venv / "bin" / "python"), "-m", "compileall", "-q", "-q", "-j", "0",
-             "-s", str(staging), "-p", "/", "--invalidation-mode", "checked-hash", str(lib)],
-            check=False,
-        )
+    for cache in sorted(venv.rglob("__pycache__"), reverse=True):
+        if cache.is_dir() and not cache.is_symlink():
+            shutil.rmtree(cache)
 
 
 def main(argv: list[str]) -> int:
@@ -97,8 +100,8 @@ def main(argv: list[str]) -> int:
         print(f"hoist.fixup: no virtualenv at {venv}", file=sys.stderr)
         return 1
     fix_pyvenv_cfg(venv)
+    remove_byte_code(venv)
     fix_records(venv)
-    compile_modules(staging, venv)
     return 0
 
 
