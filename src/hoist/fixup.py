@@ -13,6 +13,11 @@ another .deb (FIELD-NOTES, "Reproducibility").  This removes every one:
   and uv's empty ``.lock`` beside it;
 - ``direct_url.json`` (PEP 610: the wheel's build-host path) and uv's
   ``uv_cache.json``, with their ``RECORD`` lines;
+- console scripts that uv wrote as ``/bin/sh`` launchers (``'''exec'``
+  polyglots) because the build path's ``bin/python`` made too long a shebang,
+  and whose quoting dh-virtualenv's shebang rewrite then broke: they become
+  the plain ``#!<install root>/bin/python`` scripts that a shorter build path
+  gives;
 - ``RECORD`` hashes and sizes of files that dh-virtualenv rewrote after pip
   installed them (console scripts' shebangs), recomputed (PEP 376/PEP 627);
 - byte code: the package ships none (a ``.pyc`` holds its source's path as
@@ -30,12 +35,24 @@ import base64
 import csv
 import hashlib
 import io
+import re
 import shutil
 import sys
 from pathlib import Path
 
 #: Files that only describe the build host; removed with their RECORD lines.
 HOST_ONLY = ("direct_url.json", "uv_cache.json")
+
+
+#: Linux reads at most this many bytes of a ``#!`` line, newline included
+#: (``BINPRM_BUF_SIZE`` before Linux 5.1); installers fall back to a ``/bin/sh``
+#: launcher beyond it.
+SHEBANG_MAX = 128
+
+#: The head of uv's (and distlib's) launcher for an interpreter path too long
+#: for a shebang: ``sh`` runs line 2, Python reads lines 2-3 as a string.  The
+#: path may be quoted or, after dh-virtualenv's rewrite, half-quoted.
+_SH_LAUNCHER = re.compile(rb"""\A#!/bin/sh\n'''exec' '?[^'\n]*/bin/python[0-9.]*'? "\$0" "\$@"\n' '''\n""")
 
 
 def _record_hash(data: bytes) -> str:
@@ -49,6 +66,34 @@ def fix_pyvenv_cfg(venv: Path) -> None:
     if cfg.exists():
         lines = cfg.read_text().splitlines(keepends=True)
         cfg.write_text("".join(line for line in lines if not line.startswith("command =")))
+
+
+def fix_launchers(venv: Path, install_root: str) -> list[Path]:
+    """Give console scripts written as ``/bin/sh`` launchers a plain shebang.
+
+    A build directory deep enough that ``<venv>/bin/python`` does not fit in a
+    shebang line (:data:`SHEBANG_MAX`) makes uv write a ``/bin/sh`` polyglot
+    instead; installed, the path is ``<install root>/bin/python``, which fits,
+    so the script gets the same bytes as from a shallow build.
+
+    :param venv: the staged virtualenv.
+    :param install_root: where it is installed, e.g. ``/opt/hello``.
+    :returns: the scripts rewritten.
+    """
+    shebang = f"#!{install_root.rstrip('/')}/bin/python\n".encode()
+    if len(shebang) > SHEBANG_MAX:
+        return []
+    fixed = []
+    for script in sorted((venv / "bin").iterdir()):
+        if script.is_symlink() or not script.is_file():
+            continue
+        with script.open("rb") as handle:
+            head = handle.read(4096)
+        match = _SH_LAUNCHER.match(head)
+        if match:
+            script.write_bytes(shebang + script.read_bytes()[match.end():])
+            fixed.append(script)
+    return fixed
 
 
 def fix_records(venv: Path) -> None:
@@ -101,6 +146,7 @@ def main(argv: list[str]) -> int:
         return 1
     fix_pyvenv_cfg(venv)
     remove_byte_code(venv)
+    fix_launchers(venv, argv[1])
     fix_records(venv)
     return 0
 
