@@ -460,8 +460,12 @@ def install_from_apt_repo(
     package: str,
     *,
     name: str = "hoist-test",
+    version: str | None = None,
 ) -> str:
     """Install ``package`` into ``root`` from a signed apt repository; return its version.
+
+    ``version``: that version of the package (``apt-get install <package>=<version>``),
+    not the newest.
 
     Steps: ``public_key`` (armored, converted with ``gpg --dearmor``, or
     already binary) is written to ``/etc/apt/keyrings/<name>.gpg``; a deb822
@@ -494,5 +498,5 @@ def install_from_apt_repo(
     )
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     root.run(["apt-get", "update", "--error-on=any"], env=env)
-    root.run(["apt-get", "install", "-y", package], env=env)
+    root.run(["apt-get", "install", "-y", package if version is None else f"{package}={version}"], env=env)
     return root.run(["dpkg-query", "-W", "-f=${Version}", package]).stdout

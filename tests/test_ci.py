@@ -458,6 +458,19 @@ def test_hoists_own_jenkinsfile_is_the_template_for_hoist() -> None:
     )
 
 
+def test_hoists_own_debian_is_the_template_for_hoist() -> None:
+    """hoist's own packaging is what `hoist init` writes for it: the rules, the
+    maintainer scripts that compile and remove the byte code, the lintian overrides."""
+    class Rendered(Template):
+        delimiter = "@"
+
+    templates = REPO / "src" / "hoist" / "templates" / "debian"
+    for template, own in [("rules", "rules"), ("postinst", "hoist.postinst"), ("prerm", "hoist.prerm"),
+                          ("lintian-overrides", "hoist.lintian-overrides")]:
+        rendered = Rendered((templates / template).read_text()).safe_substitute(package="hoist", install_root="/opt/hoist")
+        assert rendered == (REPO / "debian" / own).read_text(), f"debian/{own} differs from the template {template}"
+
+
 def test_hoists_own_ci_scripts_run(tmp_path: Path) -> None:
     """hoist's own ci/ scripts, in a copy of this working tree, as Jenkins runs them on a branch."""
     copy = tmp_path / "hoist"

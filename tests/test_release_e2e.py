@@ -22,7 +22,7 @@ import pytest
 from debian.deb822 import Packages
 
 from conftest import REPO, git, init_repository, run_hoist
-from debroot import cached_root_tarball, debian_root, install_from_apt_repo, serve_directory
+from debroot import DebianRoot, cached_root_tarball, debian_root, install_from_apt_repo, serve_directory
 from hoist.local import serve_index
 
 pytestmark = pytest.mark.slow
@@ -81,6 +81,9 @@ def check_published(project: Path, hoist_home: Path, package: str) -> dict:
     entry = next(p for p in entries if p["Version"] == version)
     assert entry["SHA256"] == artifacts["deb"]["sha256"]
     assert sha256(repo_dir / entry["Filename"]) == artifacts["deb"]["sha256"]
+    # No byte code in the package: the postinst compiles it on the server.
+    listing = run(["dpkg-deb", "-c", str(repo_dir / entry["Filename"])])
+    assert ".pyc" not in listing and "__pycache__" not in listing
     assert (repo_dir / "dists" / apt["distribution"] / "InRelease").exists()
     run(["gpgv", "--keyring", apt["public_key"], str(repo_dir / "dists" / apt["distribution"] / "InRelease")])
     return manifest
@@ -96,20 +99,45 @@ def check_pip_install(manifest: dict, tmp_path: Path, command: list[str]) -> str
     return run([str(venv / "bin" / command[0]), *command[1:]])
 
 
-def check_apt_install(manifest: dict, tmp_path: Path, package: str, command: list[str], *, recommends: bool = True) -> str:
-    """``apt-get install`` from the published repository on a clean Debian root; run *command* there."""
+def byte_code(root: DebianRoot, package: str) -> list[str]:
+    """The ``.pyc`` files under ``/opt/<package>`` in *root*."""
+    return root.run(["find", f"/opt/{package}", "-name", "*.pyc"]).stdout.split()
+
+
+def check_apt_install(manifest: dict, tmp_path: Path, package: str, command: list[str], *,
+                      recommends: bool = True, upgrade_to: dict | None = None) -> str:
+    """``apt-get install`` from the published repository on a clean Debian root; run *command* there.
+
+    The server's whole life of the package: installed, its modules compiled by the
+    postinst; with *upgrade_to* (the next release's manifest), upgraded to that
+    version and run again; then ``apt-get remove`` and ``purge`` leave nothing of
+    ``/opt/<package>``.  Returns the output of the runs of *command*.
+    """
     apt = manifest["targets"]["apt"]
     repo_dir = Path(apt["url"].removeprefix("file://"))
     with debian_root(CACHE, tmp_path / "debroot") as root, serve_directory(repo_dir) as url:
         if not recommends:
             root.write_text("/etc/apt/apt.conf.d/99no-recommends", 'APT::Install-Recommends "false";\n')
-        installed = install_from_apt_repo(root, url, apt["distribution"], apt["component"], Path(apt["public_key"]), package)
+        installed = install_from_apt_repo(root, url, apt["distribution"], apt["component"], Path(apt["public_key"]),
+                                          package, version=manifest["version"] if upgrade_to else None)
         assert installed == manifest["version"]
         which = root.run(["sh", "-c", f"command -v {command[0]}"]).stdout.strip()
         assert which == f"/usr/bin/{command[0]}"
         assert root.run(["readlink", "-f", which]).stdout.strip().startswith(f"/opt/{package}/bin/")
         assert root.run(["dpkg-query", "-W", "-f=${Depends}", package]).stdout.startswith("python3.11")
-        return root.run(command).stdout + root.run(["ls", f"/opt/{package}"]).stdout
+        compiled = byte_code(root, package)
+        assert any("/site-packages/" in p for p in compiled), compiled[:5]
+        out = root.run(command).stdout + root.run(["ls", f"/opt/{package}"]).stdout
+        if upgrade_to:
+            root.run(["apt-get", "install", "-y", package], env={"DEBIAN_FRONTEND": "noninteractive"})
+            assert root.run(["dpkg-query", "-W", "-f=${Version}", package]).stdout == upgrade_to["version"]
+            assert len(byte_code(root, package)) == len(compiled)
+            out += root.run(command).stdout
+        for action in ("remove", "purge"):
+            done = root.run(["apt-get", action, "-y", package], env={"DEBIAN_FRONTEND": "noninteractive"})
+            assert "not empty" not in done.stdout + done.stderr, done.stdout + done.stderr
+            assert not (root.path / "opt" / package).exists(), byte_code(root, package)[:5]
+        return out
 
 
 def test_example_application(example_project, hoist_home: Path, tmp_path: Path, root_tarball: Path) -> None:
@@ -128,8 +156,6 @@ def test_example_application(example_project, hoist_home: Path, tmp_path: Path, 
     assert f"Version: {manifest['version']}" in changelog and "* Package with hoist" in changelog
 
     assert check_pip_install(manifest, tmp_path, ["hoist-hello", "--version"]).strip() == manifest["version"]
-    out = check_apt_install(manifest, tmp_path, "hoist-hello", ["hoist-hello", "check"])
-    assert f"OK hoist-hello {manifest['version']}" in out
     contents = run(["dpkg-deb", "-c", str(project / manifest["artifacts"][2]["path"])])
     assert "./lib/systemd/system/hoist-hello.service" in contents or "./usr/lib/systemd/system/hoist-hello.service" in contents
 
@@ -146,6 +172,10 @@ def test_example_application(example_project, hoist_home: Path, tmp_path: Path, 
     # And a third run on the released HEAD has nothing to do.
     third = run_hoist(project, "release")
     assert third.returncode == 0, third.output
+
+    # A server installs the first release, upgrades to the second, then removes it.
+    out = check_apt_install(manifest, tmp_path, "hoist-hello", ["hoist-hello", "check"], upgrade_to=second)
+    assert f"OK hoist-hello {manifest['version']}" in out and f"OK hoist-hello {second['version']}" in out
 
 
 def test_pip_tools_from_the_index(hoist_home: Path, tmp_path: Path, root_tarball: Path) -> None:

@@ -13,11 +13,20 @@ another .deb (FIELD-NOTES, "Reproducibility").  This removes every one:
   and uv's empty ``.lock`` beside it;
 - ``direct_url.json`` (PEP 610: the wheel's build-host path) and uv's
   ``uv_cache.json``, with their ``RECORD`` lines;
+- console scripts that uv wrote as ``/bin/sh`` launchers (``'''exec'``
+  polyglots) because the build path's ``bin/python`` made too long a shebang,
+  and whose quoting dh-virtualenv's shebang rewrite then broke: they become
+  the plain ``#!<install root>/bin/python`` scripts that a shorter build path
+  gives;
 - ``RECORD`` hashes and sizes of files that dh-virtualenv rewrote after pip
   installed them (console scripts' shebangs), recomputed (PEP 376/PEP 627);
-- byte code: every module is compiled with its installed path as
-  ``co_filename`` and checked-hash invalidation (PEP 552), so no ``.pyc``
-  carries the build path or a timestamp.
+- byte code: the package ships none (a ``.pyc`` holds its source's path as
+  ``co_filename``, and the byte code was a quarter of the large benchmark
+  app's staged bytes).  The installer is told not to compile, and any
+  ``__pycache__`` left in the virtualenv is removed with its ``RECORD``
+  lines; the postinst that ``hoist init`` writes compiles the modules on the
+  server and the prerm removes them (Debian Python Policy, "Modules
+  byte-compilation").
 """
 
 from __future__ import annotations
@@ -26,12 +35,24 @@ import base64
 import csv
 import hashlib
 import io
-import subprocess
+import re
+import shutil
 import sys
 from pathlib import Path
 
 #: Files that only describe the build host; removed with their RECORD lines.
 HOST_ONLY = ("direct_url.json", "uv_cache.json")
+
+
+#: Linux reads at most this many bytes of a ``#!`` line, newline included
+#: (``BINPRM_BUF_SIZE`` before Linux 5.1); installers fall back to a ``/bin/sh``
+#: launcher beyond it.
+SHEBANG_MAX = 128
+
+#: The head of uv's (and distlib's) launcher for an interpreter path too long
+#: for a shebang: ``sh`` runs line 2, Python reads lines 2-3 as a string.  The
+#: path may be quoted or, after dh-virtualenv's rewrite, half-quoted.
+_SH_LAUNCHER = re.compile(rb"""\A#!/bin/sh\n'''exec' '?[^'\n]*/bin/python[0-9.]*'? "\$0" "\$@"\n' '''\n""")
 
 
 def _record_hash(data: bytes) -> str:
@@ -45,6 +66,34 @@ def fix_pyvenv_cfg(venv: Path) -> None:
     if cfg.exists():
         lines = cfg.read_text().splitlines(keepends=True)
         cfg.write_text("".join(line for line in lines if not line.startswith("command =")))
+
+
+def fix_launchers(venv: Path, install_root: str) -> list[Path]:
+    """Give console scripts written as ``/bin/sh`` launchers a plain shebang.
+
+    A build directory deep enough that ``<venv>/bin/python`` does not fit in a
+    shebang line (:data:`SHEBANG_MAX`) makes uv write a ``/bin/sh`` polyglot
+    instead; installed, the path is ``<install root>/bin/python``, which fits,
+    so the script gets the same bytes as from a shallow build.
+
+    :param venv: the staged virtualenv.
+    :param install_root: where it is installed, e.g. ``/opt/hello``.
+    :returns: the scripts rewritten.
+    """
+    shebang = f"#!{install_root.rstrip('/')}/bin/python\n".encode()
+    if len(shebang) > SHEBANG_MAX:
+        return []
+    fixed = []
+    for script in sorted((venv / "bin").iterdir()):
+        if script.is_symlink() or not script.is_file():
+            continue
+        with script.open("rb") as handle:
+            head = handle.read(4096)
+        match = _SH_LAUNCHER.match(head)
+        if match:
+            script.write_bytes(shebang + script.read_bytes()[match.end():])
+            fixed.append(script)
+    return fixed
 
 
 def fix_records(venv: Path) -> None:
@@ -63,6 +112,8 @@ def fix_records(venv: Path) -> None:
                 target = (site / path).resolve() if not Path(path).is_absolute() else Path(path)
                 if Path(path).name in HOST_ONLY and Path(path).parent.name == dist_info.name:
                     continue
+                if "__pycache__" in Path(path).parts and not target.exists():
+                    continue  # byte code removed by remove_byte_code
                 if rest and rest[0] and target.is_file():
                     data = target.read_bytes()
                     row = [path, _record_hash(data), str(len(data))]
@@ -72,19 +123,16 @@ def fix_records(venv: Path) -> None:
             record.write_text(out.getvalue(), encoding="utf-8")
 
 
-def compile_modules(staging: Path, venv: Path) -> None:
-    """Byte-compile the virtualenv's modules as they will be installed.
+def remove_byte_code(venv: Path) -> None:
+    """Remove every ``__pycache__`` directory of the virtualenv.
 
-    The virtualenv's own interpreter compiles them, so the byte code is for the
-    Python the package depends on.  Files that do not compile (test data in
-    another Python's syntax) are left without byte code, as pip leaves them.
+    uv and pip are run with ``--no-compile``, so there is normally none; one
+    that a build step left would carry the build path.  The ``RECORD`` lines of
+    the removed files go in :func:`fix_records`.
     """
-    for lib in venv.glob("lib/python3*"):
-        subprocess.run(
-            [str(venv / "bin" / "python"), "-m", "compileall", "-q", "-q", "-j", "0",
-             "-s", str(staging), "-p", "/", "--invalidation-mode", "checked-hash", str(lib)],
-            check=False,
-        )
+    for cache in sorted(venv.rglob("__pycache__"), reverse=True):
+        if cache.is_dir() and not cache.is_symlink():
+            shutil.rmtree(cache)
 
 
 def main(argv: list[str]) -> int:
@@ -97,8 +145,9 @@ def main(argv: list[str]) -> int:
         print(f"hoist.fixup: no virtualenv at {venv}", file=sys.stderr)
         return 1
     fix_pyvenv_cfg(venv)
+    remove_byte_code(venv)
+    fix_launchers(venv, argv[1])
     fix_records(venv)
-    compile_modules(staging, venv)
     return 0
 
 

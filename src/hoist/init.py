@@ -1,7 +1,8 @@
 """``hoist init``: make a Python project releasable with hoist.
 
 Writes ``debian/`` (control, rules, changelog, source/format, links for the
-console scripts, lintian overrides), ``tasks.py``, a ``Jenkinsfile`` with its
+console scripts, lintian overrides, the postinst and prerm that compile and
+remove the byte code), ``tasks.py``, a ``Jenkinsfile`` with its
 ``ci/`` scripts, and a ``[tool.hoist]`` table in ``pyproject.toml``, from the
 templates in ``hoist.templates``.  It never overwrites: files that exist are
 named and nothing is written, unless ``force``.
@@ -35,6 +36,9 @@ TEMPLATES = [
     ("debian/source/format", "debian/source/format", False),
     ("debian/copyright", "debian/copyright", False),
     ("debian/lintian-overrides", "debian/@{package}.lintian-overrides", False),
+    # dh_installdeb makes them the package's maintainer scripts, #DEBHELPER# expanded.
+    ("debian/postinst", "debian/@{package}.postinst", False),
+    ("debian/prerm", "debian/@{package}.prerm", False),
     ("tasks.py", "tasks.py", False),
     ("Jenkinsfile", "Jenkinsfile", False),
     ("ci/bootstrap", "ci/bootstrap", True),
