@@ -526,12 +526,18 @@ def test_index_has_a_different_sdist(targets: Targets, project: Path) -> None:
     assert targets.index_files() == {foreign.name: theirs}
     assert targets.proxy.uploads() == []
     assert targets.published_versions() == {}
-    # The push ran before the upload: the version is claimed on git (see the report).
-    assert list(targets.remote_tags()) == [f"v{version}"]
+    # Found before the push: no version is claimed, and the local release commit and tag are undone.
+    assert targets.remote_tags() == {}
+    assert f"the local release commit and tag v{version} were undone" in run.output
+    assert git(project, "tag", "--list", f"v{version}") == ""
+    assert "Hoist-Release" not in git(project, "log", "-1", "--format=%B")
     again = release(project, targets)
-    assert again.returncode == 7 and theirs in again.output and ours in again.output, again.output
+    # (a new release commit, so another sdist: its date is the commit's)
+    assert again.returncode == 7 and f"{foreign.name} with sha256 {theirs}" in again.output, again.output
     assert targets.index_files() == {foreign.name: theirs} and targets.published_versions() == {}
-    record("index", "the index holds a different sdist", "exit 7 naming both sha256, nothing overwritten (does not converge by design)", False)
+    assert targets.remote_tags() == {}
+    record("index", "the index holds a different sdist",
+           "exit 7 before the push naming both sha256; nothing pushed or overwritten (does not converge by design)", False)
 
 
 # -- 6. SIGKILL after each step --------------------------------------------------
@@ -820,13 +826,18 @@ def test_disk_full_during_the_deb_build(targets: Targets, project: Path, short_t
 
         def fill_disk(line: str, control: Control) -> None:
             if line.startswith("==> build .deb") and not filler.exists():
-                stat = os.statvfs(mount)
-                free = stat.f_bavail * stat.f_frsize
-                with filler.open("wb") as handle:
-                    handle.truncate(0)
-                    block = b"\0" * (1 << 20)
-                    for _ in range(max(0, free - (512 << 10)) // len(block)):
-                        handle.write(block)
+                group = os.getpgid(control.proc.pid)
+                os.killpg(group, signal.SIGSTOP)  # the build waits until the disk is full
+                try:
+                    stat = os.statvfs(mount)
+                    free = stat.f_bavail * stat.f_frsize
+                    with filler.open("wb") as handle:
+                        handle.truncate(0)
+                        block = b"\0" * (1 << 20)
+                        for _ in range(max(0, free - (512 << 10)) // len(block)):
+                            handle.write(block)
+                finally:
+                    os.killpg(group, signal.SIGCONT)
 
         run = release(project, targets, env=targets.env(TMPDIR=str(mount)), watch=fill_disk)
         assert filler.exists()

@@ -8,15 +8,17 @@ published.
 
 from __future__ import annotations
 
+import errno
 import shutil
 
 from .aptly import Aptly
 
 from .context import Context, ReleasePlan
-from .errors import NothingToDo, PushRejectedError
+from .errors import BuildError, HoistError, NothingToDo, PushRejectedError
 from .manifest import Manifest
 from .planning import check_in_sync, make_plan, remote_state
 from .preflight import check_project, check_repository, check_tools
+from .runner import DISK_FULL_HINT
 from .status import release_states
 from .steps import Step
 from .steps.build import Build
@@ -95,14 +97,41 @@ def _undo_local_release(ctx: Context, plan: ReleasePlan) -> None:
     ctx.git("reset", "--quiet", "--hard", plan.base, mutates=True)
 
 
+def _disk_full(exc: OSError) -> HoistError | None:
+    """The error to report for an OSError of hoist's own, if it is a full disk (ENOSPC)."""
+    if exc.errno != errno.ENOSPC:
+        return None
+    return BuildError(f"out of disk space writing {exc.filename or 'a file'}", DISK_FULL_HINT)
+
+
 def run_steps(ctx: Context, plan: ReleasePlan) -> None:
+    """Run every step in order.
+
+    A step that fails before the push has changed nothing outside this
+    clone: the local release commit and tag are undone, so that the next run,
+    after the fix, plans afresh instead of resuming the failed tag.
+    """
+    claimed = False
     for step in STEPS:
         reason = step.skip(ctx, plan)
         if reason:
             ctx.ui.skip(step.name, reason)
-            continue
-        with ctx.ui.step(step.name):
-            step.run(ctx, plan)
+        else:
+            try:
+                with ctx.ui.step(step.name):
+                    step.run(ctx, plan)
+            except (HoistError, OSError) as exc:
+                error = exc if isinstance(exc, HoistError) else _disk_full(exc)
+                if error is None:
+                    raise
+                if not claimed and not plan.resume and not isinstance(error, PushRejectedError):
+                    _undo_local_release(ctx, plan)
+                    error.hint = (error.hint + "; " if error.hint else "") + (
+                        f"nothing left this machine: the local release commit and tag {plan.tag} were undone")
+                if error is exc:
+                    raise
+                raise error from exc
+        claimed = claimed or isinstance(step, Push)
 
 
 def release(ctx: Context, confirm=None) -> ReleasePlan | None:

@@ -62,6 +62,10 @@ class Result:
         return self.returncode == 0
 
 
+#: What to do when the disk is full (a command's output or hoist's own write).
+DISK_FULL_HINT = "free space where it ran out (the build directory is in $TMPDIR), then run again"
+
+
 @dataclass
 class Runner:
     """Runs commands for hoist.
@@ -185,7 +189,7 @@ class Runner:
         hint = "read the output above; fix the cause and run again"
         if "No space left on device" in output:
             message = f"out of disk space: {shown}"
-            hint = "free space where it ran out (the build directory is in $TMPDIR), then run again: the release resumes"
+            hint = DISK_FULL_HINT
         if tail:
             message += "\n" + "\n".join("  | " + line for line in tail.splitlines())
         return CommandError(message, hint)

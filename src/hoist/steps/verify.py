@@ -15,7 +15,11 @@ from pathlib import Path
 from debian.debfile import DebFile
 
 from ..context import Context, ReleasePlan
-from ..errors import BuildError
+from ..aptly import read_publication
+from ..errors import BuildError, ConflictError
+from ..manifest import sha256_file
+from .publish_apt import deb_architecture
+from .publish_index import missing_files
 
 
 #: lintian checks left out (``-X``): they cost seconds on a large virtualenv and
@@ -64,6 +68,7 @@ class Verify:
             "twine check --strict on the sdist and wheel",
             "lintian on the .deb: no errors",
             "versions agree; no build path in the .deb",
+            "the index and the apt repository hold no other file under these names",
         ]
 
     def skip(self, ctx: Context, plan: ReleasePlan) -> str | None:
@@ -98,4 +103,30 @@ class Verify:
             raise BuildError(
                 f"lintian found {len(errors)} error(s) in {deb.name}:\n  " + "\n  ".join(errors[:20]),
                 f"fix them, or override the ones inherent to a virtualenv in debian/{ctx.config.package}.lintian-overrides, each with a comment",
+            )
+        check_targets(ctx, plan)
+
+
+def check_targets(ctx: Context, plan: ReleasePlan) -> None:
+    """The targets hold no other file under the names of this release's artifacts.
+
+    Checked before the push, so that such a conflict claims no version; the
+    publish steps check again, since another run may upload in between.
+
+    :raises ConflictError: a target holds a file of the same name with another
+        sha256 (both hashes are named).
+    """
+    if ctx.targets.pypi is not None:
+        missing_files(ctx.targets.pypi.index_url, ctx.config.name, [ctx.artifacts["sdist"], ctx.artifacts["wheel"]])
+    apt = ctx.apt_target()
+    if apt is not None:
+        deb = ctx.artifacts["deb"]
+        entry = read_publication(ctx.runner, apt.url, plan.distribution, plan.component,
+                                 deb_architecture(deb.name), apt.public_key).packages.get(deb.name)
+        ours = sha256_file(deb)
+        if entry is not None and entry["SHA256"] != ours:
+            raise ConflictError(
+                f"the apt repository already publishes {deb.name} with sha256 {entry['SHA256']}, "
+                f"but this build's is {ours}",
+                "a published package is never overwritten: release a new version",
             )
