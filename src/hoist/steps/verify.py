@@ -82,6 +82,11 @@ class Verify:
                 f"{deb.name} is {control['Package']} {control['Version']}, expected {ctx.config.package} {plan.version}",
                 "the top entry of debian/changelog must be the release's",
             )
+        package = ctx.config.package
+        if not any((ctx.root / "debian" / name).exists() for name in (f"{package}.postinst", "postinst")):
+            ctx.ui.line(
+                f"    warning: debian/{package}.postinst is missing: servers will run the virtualenv without byte "
+                f"code (hoist ships none); `hoist init --force` writes it and its prerm", style="yellow")
         leaks = build_path_leaks(deb, [str(ctx.build_dir), str(ctx.root)])
         if leaks:
             raise BuildError(

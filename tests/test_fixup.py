@@ -1,0 +1,44 @@
+"""hoist.fixup on a staged virtualenv: what it rewrites, byte for byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hoist.fixup import fix_launchers
+
+BODY = b"# -*- coding: utf-8 -*-\nimport sys\nfrom hello.cli import main\nif __name__ == '__main__':\n    sys.exit(main())\n"
+DEEP = "/tmp/" + "a-rather-deep-directory/" * 6 + "src/debian/hello/opt/hello"
+
+
+def staged_venv(tmp_path: Path, scripts: dict[str, bytes]) -> Path:
+    venv = tmp_path / "opt" / "hello"
+    (venv / "bin").mkdir(parents=True)
+    for name, data in scripts.items():
+        (venv / "bin" / name).write_bytes(data)
+    (venv / "bin" / "python").symlink_to("/usr/bin/python3.11")
+    return venv
+
+
+def test_sh_launchers_become_plain_shebangs(tmp_path: Path) -> None:
+    quoted = f"#!/bin/sh\n'''exec' '{DEEP}/bin/python' \"$0\" \"$@\"\n' '''\n".encode() + BODY
+    # dh-virtualenv's rewrite of the build path to the install root leaves the quoting half done
+    half = "#!/bin/sh\n'''exec' /opt/hello/bin/python' \"$0\" \"$@\"\n' '''\n".encode() + BODY
+    plain = b"#!/opt/hello/bin/python\n" + BODY
+    other = b"#!/bin/sh\necho a shell script of the project's own\n"
+    venv = staged_venv(tmp_path, {"hello": quoted, "hello-admin": half, "gunicorn": plain, "helper.sh": other})
+
+    fixed = fix_launchers(venv, "/opt/hello")
+
+    assert sorted(p.name for p in fixed) == ["hello", "hello-admin"]
+    for name in ("hello", "hello-admin", "gunicorn"):
+        assert (venv / "bin" / name).read_bytes() == plain, name
+    assert (venv / "bin" / "helper.sh").read_bytes() == other
+    assert (venv / "bin" / "python").is_symlink()
+
+
+def test_an_install_root_too_long_for_a_shebang_keeps_the_launchers(tmp_path: Path) -> None:
+    root = "/opt/" + "x" * 130
+    launcher = f"#!/bin/sh\n'''exec' '{root}/bin/python' \"$0\" \"$@\"\n' '''\n".encode() + BODY
+    venv = staged_venv(tmp_path, {"hello": launcher})
+    assert fix_launchers(venv, root) == []
+    assert (venv / "bin" / "hello").read_bytes() == launcher
