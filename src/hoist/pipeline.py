@@ -11,6 +11,8 @@ from __future__ import annotations
 import errno
 import shutil
 
+from packaging.version import Version
+
 from .aptly import Aptly
 
 from .context import Context, ReleasePlan
@@ -19,7 +21,7 @@ from .manifest import Manifest
 from .planning import check_in_sync, make_plan, remote_state
 from .preflight import check_project, check_repository, check_tools
 from .runner import DISK_FULL_HINT
-from .status import release_states
+from .status import release_states, version_of
 from .steps import Step
 from .steps.build import Build
 from .steps.confirm import Confirm
@@ -60,14 +62,23 @@ def prepare(ctx: Context, *, fetch: bool) -> ReleasePlan:
 
 
 def recorded(ctx: Context, plan: ReleasePlan) -> bool:
-    """Whether ``dist/release.json`` records *plan*'s release as held by every target."""
+    """Whether this clone has nothing left to record of *plan*'s release.
+
+    True when ``dist/release.json`` records the release as held by every
+    target, or when ``dist/`` holds no artifact of that version (the release
+    was made elsewhere).  False when a run here built the artifacts but
+    stopped before writing the manifest: that run is finished.
+    """
     try:
         manifest = Manifest.read(ctx.dist / "release.json")
     except (OSError, ValueError, TypeError):
-        return False
-    return manifest.version == str(plan.version) and manifest.commit == plan.base and all(
-        state.get("state") in ("published", "not configured") for state in manifest.targets.values()
-    )
+        manifest = None
+    if manifest is not None and manifest.version == str(plan.version):
+        return manifest.commit == plan.base and all(
+            state.get("state") in ("published", "not configured") for state in manifest.targets.values()
+        )
+    built = ctx.dist.glob("*") if ctx.dist.is_dir() else ()
+    return not any(version_of(path.name) == Version(str(plan.version)) for path in built)
 
 
 def check_signing(ctx: Context, plan: ReleasePlan) -> None:

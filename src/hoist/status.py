@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from . import index
 from .aptly import read_publication
@@ -30,12 +30,16 @@ class TargetState:
     detail: str = ""
 
 
-def _version_of(filename: str) -> Version | None:
+def version_of(filename: str) -> Version | None:
+    """The version in a wheel's, an sdist's (PEP 427, PEP 625) or a .deb's
+    (``name_version_arch.deb``) file name, or None for any other file."""
     try:
         if filename.endswith(".whl"):
             return parse_wheel_filename(filename)[1]
+        if filename.endswith(".deb") and filename.count("_") == 2:
+            return Version(filename.split("_")[1])
         return parse_sdist_filename(filename)[1]
-    except (InvalidSdistFilename, InvalidWheelFilename):
+    except (InvalidSdistFilename, InvalidWheelFilename, InvalidVersion):
         return None
 
 
@@ -60,7 +64,7 @@ def release_states(ctx: Context, version: str, tag: str, commit: str, expected: 
 
     if ctx.targets.pypi is not None:
         held = index.project_files(ctx.targets.pypi.index_url, ctx.config.name)
-        mine = {name: sha for name, sha in held.items() if _version_of(name) == Version(version)}
+        mine = {name: sha for name, sha in held.items() if version_of(name) == Version(version)}
         kinds = {"sdist": any(n.endswith(".tar.gz") for n in mine), "wheel": any(n.endswith(".whl") for n in mine)}
         bad = [n for n, sha in expected.items() if n in mine and mine[n] and mine[n] != sha]
         state = "conflict" if bad else ("published" if all(kinds.values()) else "missing")

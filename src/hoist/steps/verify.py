@@ -16,8 +16,9 @@ from debian.debfile import DebFile
 
 from ..context import Context, ReleasePlan
 from ..aptly import read_publication
-from ..errors import BuildError, ConflictError
+from ..errors import BuildError, ConflictError, PushRejectedError
 from ..manifest import sha256_file
+from ..planning import remote_state
 from .publish_apt import deb_architecture
 from .publish_index import missing_files
 
@@ -118,9 +119,21 @@ def check_targets(ctx: Context, plan: ReleasePlan) -> None:
     Checked before the push, so that such a conflict claims no version; the
     publish steps check again, since another run may upload in between.
 
+    :raises PushRejectedError: the files are another run's, which claimed the
+        version on the remote first (a lost race: the release plans again).
     :raises ConflictError: a target holds a file of the same name with another
         sha256 (both hashes are named).
     """
+    try:
+        _check_targets(ctx, plan)
+    except ConflictError as exc:
+        claimed = remote_state(ctx).tags.get(plan.tag)
+        if claimed is not None and claimed != ctx.git.head():
+            raise PushRejectedError(f"another run claimed {plan.tag} and published it", exc.message) from None
+        raise
+
+
+def _check_targets(ctx: Context, plan: ReleasePlan) -> None:
     if ctx.targets.pypi is not None:
         missing_files(ctx.targets.pypi.index_url, ctx.config.name, [ctx.artifacts["sdist"], ctx.artifacts["wheel"]])
     apt = ctx.apt_target()
