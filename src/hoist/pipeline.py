@@ -14,7 +14,6 @@ import shutil
 from packaging.version import Version
 
 from .aptly import Aptly
-
 from .context import Context, ReleasePlan
 from .errors import BuildError, HoistError, NothingToDo, PushRejectedError
 from .manifest import Manifest
