@@ -49,6 +49,11 @@ PASSPHRASE_COPIES = 8
 PIPE_CAPACITY = 65536
 
 
+def _gist(output: str) -> str:
+    """The last 300 characters of a command's output, on one line."""
+    return " ".join(line.strip() for line in output.splitlines() if line.strip())[-300:]
+
+
 @contextlib.contextmanager
 def passphrase_path(passphrase: str) -> Iterator[str]:
     """A path from which each gpg run reads *passphrase* as its first line.
@@ -117,11 +122,8 @@ class Aptly:
             )
         if not result.ok and ("gpg" in output.lower() or "sign" in output.lower()) and args[:1] == ("publish",):
             raise PublishError(
-                f"aptly could not sign the repository with the key {self.target.gpg_key}: "
-                + " ".join(line.strip() for line in output.splitlines() if line.strip())[-300:],
-                "check that the key is in the GnuPG home"
-                + (f" {self.target.gnupghome}" if self.target.gnupghome else "")
-                + " and that HOIST_GPG_PASSPHRASE is its passphrase; the published repository is unchanged",
+                f"aptly could not sign the repository with the key {self.target.gpg_key}: {_gist(output)}",
+                self._signing_hint("the published repository is unchanged"),
             )
         if check and not result.ok:
             raise self.runner.failure(" ".join(["aptly", *args]), result.returncode, output)
@@ -169,13 +171,14 @@ class Aptly:
                 env=self._env(), check=False,
             )
         if not result.ok:
-            said = " ".join(line.strip() for line in result.stderr.splitlines() if line.strip())[-300:]
             raise PreflightError(
-                f"cannot sign the apt repository with the key {self.target.gpg_key}: {said}",
-                "check that the key is in the GnuPG home"
-                + (f" {self.target.gnupghome}" if self.target.gnupghome else "")
-                + " and that HOIST_GPG_PASSPHRASE is its passphrase; nothing was changed",
+                f"cannot sign the apt repository with the key {self.target.gpg_key}: {_gist(result.stderr)}",
+                self._signing_hint("nothing was changed"),
             )
+
+    def _signing_hint(self, outcome: str) -> str:
+        home = f" {self.target.gnupghome}" if self.target.gnupghome else ""
+        return f"check that the key is in the GnuPG home{home} and that HOIST_GPG_PASSPHRASE is its passphrase; {outcome}"
 
     def snapshot_name(self, version: str) -> str:
         return f"{self.target.repo}-{version}"

@@ -10,7 +10,12 @@ refuse (a first publish stopped before it was signed) is published again.
 
 from __future__ import annotations
 
-from ..aptly import Aptly, read_publication
+from pathlib import Path
+
+from debian.deb822 import Packages
+
+from ..aptly import Aptly, Publication, read_publication
+from ..config import AptTarget
 from ..context import Context, ReleasePlan
 from ..errors import ConflictError
 from ..manifest import sha256_file
@@ -19,6 +24,26 @@ from ..manifest import sha256_file
 def deb_architecture(filename: str) -> str:
     """The architecture part of a ``name_version_arch.deb`` file name."""
     return filename.rsplit("_", 1)[1].removesuffix(".deb")
+
+
+def published_entry(ctx: Context, target: AptTarget, plan: ReleasePlan, deb: Path) -> tuple[Publication, Packages | None]:
+    """The publication of *plan*'s distribution, and its ``Packages`` entry for *deb* (None when not listed).
+
+    :raises ConflictError: the publication lists another file under *deb*'s
+        name (both sha256 are named).
+    """
+    publication = read_publication(ctx.runner, target.url, plan.distribution, plan.component,
+                                   deb_architecture(deb.name), target.public_key)
+    entry = publication.packages.get(deb.name)
+    if entry is not None:
+        ours = sha256_file(deb)
+        if entry["SHA256"] != ours:
+            raise ConflictError(
+                f"the apt repository already publishes {deb.name} with sha256 {entry['SHA256']}, "
+                f"but this build's is {ours}",
+                "a published package is never overwritten: release a new version",
+            )
+    return publication, entry
 
 
 class PublishApt:
@@ -40,19 +65,10 @@ class PublishApt:
         target = ctx.apt_target()
         assert target is not None
         deb = ctx.artifacts["deb"]
-        ours = sha256_file(deb)
         aptly = Aptly(ctx.runner, target, plan.distribution, plan.component, ctx.secrets.gpg_passphrase)
         with aptly.lock():
-            publication = read_publication(ctx.runner, target.url, plan.distribution, plan.component,
-                                           deb_architecture(deb.name), target.public_key)
-            entry = publication.packages.get(deb.name)
+            publication, entry = published_entry(ctx, target, plan, deb)
             if entry is not None:
-                if entry["SHA256"] != ours:
-                    raise ConflictError(
-                        f"the apt repository already publishes {deb.name} with sha256 {entry['SHA256']}, "
-                        f"but this build's is {ours}",
-                        "a published package is never overwritten: release a new version",
-                    )
                 if publication.signed:
                     ctx.ui.line(f"    {plan.distribution} already publishes {deb.name} (same sha256)")
                     return

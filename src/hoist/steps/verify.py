@@ -15,11 +15,9 @@ from pathlib import Path
 from debian.debfile import DebFile
 
 from ..context import Context, ReleasePlan
-from ..aptly import read_publication
 from ..errors import BuildError, ConflictError, PushRejectedError
-from ..manifest import sha256_file
 from ..planning import remote_state
-from .publish_apt import deb_architecture
+from .publish_apt import published_entry
 from .publish_index import missing_files
 
 
@@ -138,13 +136,4 @@ def _check_targets(ctx: Context, plan: ReleasePlan) -> None:
         missing_files(ctx.targets.pypi.index_url, ctx.config.name, [ctx.artifacts["sdist"], ctx.artifacts["wheel"]])
     apt = ctx.apt_target()
     if apt is not None:
-        deb = ctx.artifacts["deb"]
-        entry = read_publication(ctx.runner, apt.url, plan.distribution, plan.component,
-                                 deb_architecture(deb.name), apt.public_key).packages.get(deb.name)
-        ours = sha256_file(deb)
-        if entry is not None and entry["SHA256"] != ours:
-            raise ConflictError(
-                f"the apt repository already publishes {deb.name} with sha256 {entry['SHA256']}, "
-                f"but this build's is {ours}",
-                "a published package is never overwritten: release a new version",
-            )
+        published_entry(ctx, apt, plan, ctx.artifacts["deb"])
