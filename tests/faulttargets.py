@@ -25,12 +25,12 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,7 @@ from debian.deb822 import Packages
 from conftest import git
 from faultproxy import FaultProxy
 from hoist.config import host_codename
+from hoist.local import serve_index
 
 PACKAGE = "hoist-hello"
 PROJECT = "hoist-hello"
@@ -53,23 +54,6 @@ def sha256_bytes(data: bytes) -> str:
 
 def sha256(path: Path) -> str:
     return sha256_bytes(path.read_bytes())
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"pypiserver exited: {log.read_text()}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"pypiserver did not start: {log.read_text()}")
 
 
 def gpg(home: Path, *args: str, passphrase: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -250,28 +234,18 @@ def running_targets(tmp_path: Path, passphrase: str = "correct horse battery sta
     public_key = root / "archive-keyring.gpg"
     gpg(gnupghome, "--output", str(public_key), "--export", fingerprint)
 
-    port = _free_port()
-    log = root / "pypiserver.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "pypiserver", "run", "--host", "127.0.0.1", "--port", str(port),
-             "-a", ".", "-P", ".", "--disable-fallback", "--hash-algo", "sha256", str(packages)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
-    proxy = FaultProxy(port)
     try:
-        _wait_port(port, server, log)
-        proxy.start()
-        yield Targets(root, remote, packages, port, proxy, aptly_root, aptly_config, publish,
-                      gnupghome, fingerprint, public_key, passphrase)
+        # The index is hoist's own local one (pypiserver on 127.0.0.1), behind the fault proxy.
+        with serve_index(packages, root / "pypiserver.log") as url:
+            port = urllib.parse.urlsplit(url).port
+            proxy = FaultProxy(port)
+            proxy.start()
+            try:
+                yield Targets(root, remote, packages, port, proxy, aptly_root, aptly_config, publish,
+                              gnupghome, fingerprint, public_key, passphrase)
+            finally:
+                proxy.stop()
     finally:
-        proxy.stop()
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
         subprocess.run(["gpgconf", "--homedir", str(gnupghome), "--kill", "gpg-agent"], capture_output=True, check=False)
         shutil.rmtree(gnupghome, ignore_errors=True)
 
