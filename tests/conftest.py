@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hoist.local import LocalTargets
+from hoist.targets.local import LocalTargets
 from hoist.runner import Runner
 
 REPO = Path(__file__).resolve().parent.parent

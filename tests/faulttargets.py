@@ -40,7 +40,7 @@ from debian.deb822 import Packages
 from conftest import git
 from faultproxy import FaultProxy
 from hoist.config import host_codename
-from hoist.local import serve_index
+from hoist.targets.local import serve_index
 
 PACKAGE = "hoist-hello"
 PROJECT = "hoist-hello"

@@ -174,7 +174,7 @@ def test_read_round_trip(tmp_path: Path) -> None:
     ],
 )
 def test_read_invalid(tmp_path: Path, content: str | None) -> None:
-    """A missing or malformed debian/changelog is a configuration error naming the file (exit 2)."""
+    """A missing or malformed debian/changelog is a configuration error naming the file (exit 9)."""
     path = tmp_path / "changelog"
     if content is not None:
         path.write_text(content, encoding="utf-8")
@@ -182,4 +182,4 @@ def test_read_invalid(tmp_path: Path, content: str | None) -> None:
         read(path)
     assert info.value.message.startswith(f"cannot read {path}: ")
     assert info.value.hint == "run hoist init, or fix the file"
-    assert info.value.exit_code == 2
+    assert info.value.exit_code == 9

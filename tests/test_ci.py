@@ -41,7 +41,7 @@ import pytest
 from debian.deb822 import Packages
 
 from conftest import REPO, git, init_repository, repository_state
-from hoist.targets import GPG_PASSPHRASE_VARS, PYPI_PASSWORD_VARS, PYPI_USERNAME_VARS
+from hoist.secrets import GPG_PASSPHRASE_VARS, PYPI_PASSWORD_VARS, PYPI_USERNAME_VARS
 
 PACKAGE = "hoist-hello"
 RELEASE_BRANCH = "master"

@@ -278,7 +278,7 @@ def test_malformed_toml(tmp_path: Path, text: str, line: int) -> None:
     assert error.message.startswith(f"malformed {path}: ")
     assert f"line {line}," in error.message
     assert error.hint == "fix the TOML syntax at that line, then run again"
-    assert error.exit_code == 2
+    assert error.exit_code == 9
 
 
 def test_missing_pyproject(tmp_path: Path) -> None:
@@ -286,7 +286,7 @@ def test_missing_pyproject(tmp_path: Path) -> None:
     error = load_error(tmp_path)
     assert error.message == f"{tmp_path / 'pyproject.toml'} not found"
     assert "PEP 621" in error.hint
-    assert error.exit_code == 2
+    assert error.exit_code == 9
 
 
 def test_missing_project_name(tmp_path: Path) -> None:
@@ -294,7 +294,7 @@ def test_missing_project_name(tmp_path: Path) -> None:
     path = write(tmp_path, '[build-system]\nrequires = ["setuptools"]\n')
     error = load_error(tmp_path)
     assert error.message == f"{path} has no [project] name"
-    assert error.exit_code == 2
+    assert error.exit_code == 9
 
 
 def test_hoist_not_a_table(tmp_path: Path) -> None:
@@ -347,7 +347,7 @@ def test_unknown_key_did_you_mean(tmp_path: Path, hoist_toml: str, expected: str
     error = load_error(tmp_path)
     assert error.message == "invalid configuration:\n  " + expected.format(path=path)
     assert error.hint == "fix the keys named above in [tool.hoist]"
-    assert error.exit_code == 2
+    assert error.exit_code == 9
 
 
 @pytest.mark.parametrize(
@@ -364,7 +364,7 @@ def test_wrong_type(tmp_path: Path, hoist_toml: str, expected: str) -> None:
     write(tmp_path, SCM_PROJECT.format(name="a-b") + "\n[tool.hoist]\n" + hoist_toml + "\n")
     error = load_error(tmp_path)
     assert re.fullmatch(r"invalid configuration:\n  " + expected, error.message)
-    assert error.exit_code == 2
+    assert error.exit_code == 9
 
 
 def test_missing_required_pypi_key(tmp_path: Path) -> None:
@@ -372,7 +372,7 @@ def test_missing_required_pypi_key(tmp_path: Path) -> None:
     write(tmp_path, SCM_PROJECT.format(name="a-b") + '\n[tool.hoist.pypi]\nupload_url = "https://pypi.example.org/"\n')
     error = load_error(tmp_path)
     assert error.message == "invalid configuration:\n  tool.hoist.pypi needs the key 'index_url'"
-    assert error.exit_code == 2
+    assert error.exit_code == 9
 
 
 def test_non_string_target_value(tmp_path: Path) -> None:
@@ -417,7 +417,7 @@ public_key = "/srv/key.gpg"
         "tool.hoist.apt needs the key 'repo'",
     }
     assert len(problems) == 5
-    assert error.exit_code == 2
+    assert error.exit_code == 9
 
 
 @pytest.mark.parametrize("package", ["Acme_App", "a", "-app", "app_name"])
@@ -425,5 +425,9 @@ def test_invalid_debian_package_name(tmp_path: Path, package: str) -> None:
     """An explicit package name that Debian Policy §5.6.1 forbids is refused."""
     write(tmp_path, SCM_PROJECT.format(name="a-b") + f'\n[tool.hoist]\npackage = "{package}"\n')
     error = load_error(tmp_path)
-    assert error.message == f"{package!r} is not a valid Debian package name (Debian Policy §5.6.1)"
-    assert error.exit_code == 2
+    assert error.message == (
+        "invalid configuration:\n  "
+        f"tool.hoist.package {package!r} is not a valid Debian package name (Debian Policy §5.6.1): "
+        "use lower case letters, digits, '+', '-' and '.'"
+    )
+    assert error.exit_code == 9

@@ -1,10 +1,10 @@
-"""hoist.fixup on a staged virtualenv: what it rewrites, byte for byte."""
+"""hoist.buildtime.fixup on a staged virtualenv: what it rewrites, byte for byte."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from hoist.fixup import fix_launchers
+from hoist.buildtime.fixup import fix_launchers
 
 BODY = b"# -*- coding: utf-8 -*-\nimport sys\nfrom hello.cli import main\nif __name__ == '__main__':\n    sys.exit(main())\n"
 DEEP = "/tmp/" + "a-rather-deep-directory/" * 6 + "src/debian/hello/opt/hello"

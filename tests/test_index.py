@@ -1,4 +1,4 @@
-"""``hoist.index.project_files``: real HTTP on 127.0.0.1, and a directory index on disk."""
+"""``hoist.targets.simple.project_files``: real HTTP on 127.0.0.1, and a directory index on disk."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from hoist import index
+from hoist.targets import simple as index
 from hoist.errors import PublishError
-from hoist.index import PEP691_JSON, READ_ATTEMPTS, project_files
+from hoist.targets.simple import PEP691_JSON, READ_ATTEMPTS, project_files
 
 SHA_A = "a" * 64
 SHA_B = "b" * 64

@@ -23,7 +23,7 @@ from debian.deb822 import Packages
 
 from conftest import REPO, git, init_repository, run_hoist
 from debroot import DebianRoot, cached_root_tarball, debian_root, install_from_apt_repo, serve_directory
-from hoist.local import serve_index
+from hoist.targets.local import serve_index
 
 pytestmark = pytest.mark.slow
 

@@ -1,183 +1,248 @@
-"""The ``hoist`` command: ``init``, ``plan``, ``release``.
+"""The ``hoist`` command line.
 
-Thin: it parses arguments, opens the project, calls the library, and turns a
-:class:`~hoist.errors.HoistError` into an ``error:``/``hint:`` pair and its exit
-code (a traceback only with ``-v``).
+Thin: it parses arguments, opens the project, calls the library, and prints
+the result on standard output (progress and logs go to standard error).  A
+:class:`~hoist.errors.HoistError` becomes an ``error:``/``hint:`` pair and its
+exit code (:data:`hoist.errors.EXIT_CODES`); a traceback only with ``-v``.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import sys
+from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
+from typing import Any
 
 from . import __version__, pipeline
-from .ci import should_release
-from .errors import HoistError, NothingToDo, PreflightError
-from .lock import DEFAULT_LOCK, write_lock
-from .manifest import Manifest
-from .planning import remote_state
-from .rebuild import rebuild
+from .commands.ci import should_release
+from .commands.lock import DEFAULT_LOCK, write_lock
+from .commands.rebuild import rebuild
+from .commands.status import status
+from .context import Context, ReleasePlan
+from .errors import CANCELLED, EXIT_CODES, INTERNAL_ERROR, INTERRUPTED, REBUILD_DIFFERS, STATUS_INCOMPLETE, HoistError, NothingToDo
+from .products import Products
+from .runner import redact
+from .secrets import GPG_PASSPHRASE_VARS, PYPI_PASSWORD_VARS, PYPI_USERNAME_VARS, Secrets
 from .session import open_project
-from .status import release_states
-from .targets import Secrets
+from .steps import Skip
+from .steps.confirm import Confirmed
 from .ui import UI
-from .version import CalVer, versions_from_tags
+
+ENVIRONMENT = {
+    " or ".join(PYPI_USERNAME_VARS): "the index's username (__token__ for an API token)",
+    " or ".join(PYPI_PASSWORD_VARS): "the index's password or API token",
+    " or ".join(GPG_PASSPHRASE_VARS): "the apt signing key's passphrase",
+    "HOIST_HOME": "the local targets' state directory (default $XDG_DATA_HOME/hoist)",
+    "BRANCH_NAME, GIT_BRANCH": "the branch a CI job builds on a detached HEAD",
+    "NO_COLOR": "no colour in the output",
+}
+
+
+def _epilog() -> str:
+    env = "\n".join(f"  {name:<42} {what}" for name, what in ENVIRONMENT.items())
+    codes = "\n".join(f"  {code:>3}  {what}" for code, what in EXIT_CODES.items())
+    return f"environment variables (secrets are read from here only, and never shown):\n{env}\n\nexit codes:\n{codes}"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hoist", description="Release a Python application as YY.MM.NN: sdist, wheel and .deb, to a PyPI index, an apt repository and git.")
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help="show every command and its output, and tracebacks")
+    local = argparse.ArgumentParser(add_help=False)
+    local.add_argument("--local", action="store_true", help="use local targets even if targets are configured")
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print one JSON document on standard output")
+
+    parser = argparse.ArgumentParser(
+        prog="hoist",
+        description="Release a Python application as YY.MM.NN: sdist, wheel and .deb, to a PyPI index, "
+                    "an apt repository and git. Results go to standard output, progress to standard error.",
+        epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"hoist {__version__}")
     parser.add_argument("-C", "--directory", type=Path, default=Path.cwd(), help="the project (default: the current directory)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show command output and tracebacks")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show every command and its output, and tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    init = sub.add_parser("init", help="write debian/, tasks.py, a Jenkinsfile and [tool.hoist] for this project")
+    def command(name: str, summary: str, description: str, parents=()) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, description=description, parents=[verbose, *parents])
+
+    init = command("init", "write debian/, tasks.py, a Jenkinsfile and [tool.hoist] for this project",
+                   "Make the project in the current directory releasable with hoist: write debian/, tasks.py, "
+                   "a Jenkinsfile with its ci/ scripts and a [tool.hoist] table. Files that exist are named "
+                   "and nothing is written, unless --force.")
     init.add_argument("--force", action="store_true", help="overwrite files that exist")
-
-    plan = sub.add_parser("plan", help="print what a release would do, changing nothing")
-    plan.add_argument("--local", action="store_true", help="use local targets even if targets are configured")
-
-    release = sub.add_parser("release", help="release HEAD of the release branch")
-    release.add_argument("--local", action="store_true", help="use local targets even if targets are configured")
+    command("plan", "print what a release would do, changing nothing",
+            "Print the version, the changelog entry and every step's plan: the very values a release carries "
+            "out. Changes nothing in the repository or the targets.", (local, as_json))
+    release = command("release", "release HEAD of the release branch",
+                      "Release HEAD: tag YY.MM.NN, build the sdist, wheel and .deb, push the tag (which claims "
+                      "the version), publish to every target and write dist/release.json. A run that stopped "
+                      "part-way is finished by running it again.", (local,))
     release.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    release.add_argument("--dry-run", action="store_true", help="run the checks and builds, change nothing outside the build")
-
-    lock = sub.add_parser("lock", help="pin every dependency with hashes into a lock file (uv pip compile)")
+    release.add_argument("--dry-run", action="store_true", help=argparse.SUPPRESS)
+    lock = command("lock", "pin every dependency with hashes into a lock file (uv pip compile)",
+                   "Resolve the project's dependencies for Debian's /usr/bin/python3 from this machine's "
+                   "pip index settings and write them, pinned with hashes, to the lock file.")
     lock.add_argument("--upgrade", action="store_true", help="take the newest allowed versions")
-
-    rebuild = sub.add_parser("rebuild", help="rebuild a released version and compare its sha256 with the targets'")
-    rebuild.add_argument("version", help="the released version, e.g. 26.11.0")
-    rebuild.add_argument("--local", action="store_true", help="use local targets even if targets are configured")
-
-    status = sub.add_parser("status", help="the state of each target for a version (default: the newest release)")
-    status.add_argument("version", nargs="?", help="a release version, e.g. 26.11.0")
-    status.add_argument("--local", action="store_true", help="use local targets even if targets are configured")
-
-    ci = sub.add_parser("ci", help="decisions for CI jobs")
+    rebuilt = command("rebuild", "rebuild a released version and compare its sha256 with the targets'",
+                      "Build the tag of VERSION again in a new directory and compare each artifact's sha256 "
+                      "with dist/release.json and with every target.", (local,))
+    rebuilt.add_argument("version", help="the released version, e.g. 26.11.0")
+    shown = command("status", "the state of each target for a version (default: the newest release)",
+                    "Read every target back for VERSION: published, missing or conflict.", (local, as_json))
+    shown.add_argument("version", nargs="?", help="a release version, e.g. 26.11.0")
+    ci = command("ci", "decisions for CI jobs", "Decisions a CI job asks hoist for.")
     ci_sub = ci.add_subparsers(dest="ci_command", required=True, metavar="CI_COMMAND")
     ci_sub.add_parser(
-        "should-release",
+        "should-release", parents=[verbose],
         help="exit 0 if this build should release HEAD, 1 if not (release commits, other branches); prints why",
+        description="Exit 0 if this CI build should release HEAD, 1 if not; print why on standard output.",
     )
     return parser
 
 
-def print_plan(ctx, plan) -> None:
+def _render(name: str, value: Any) -> list[str]:
+    """Lines showing one field of a step's plan."""
+    label = name.replace("_", " ")
+    if isinstance(value, tuple) and name.endswith("command"):
+        return [f"{label}: {shlex.join(value)}"]
+    if isinstance(value, tuple) and value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
+        return [f"{label}:", *(f"    {k}={v}" for k, v in value)]
+    if isinstance(value, tuple):
+        return [f"{label}:", *(f"    {v}" for v in value)]
+    if isinstance(value, str) and "\n" in value:
+        return [f"{label}:", *(f"    {line}" for line in value.rstrip("\n").splitlines())]
+    return [f"{label}: {value}"]
+
+
+def plan_document(ctx: Context, release: ReleasePlan) -> dict[str, Any]:
+    """The plan as JSON: the release and every step's plan."""
+    steps = []
+    for name, value in pipeline.describe(ctx, release):
+        if isinstance(value, Skip):
+            steps.append({"step": name, "skip": value.reason})
+        else:
+            steps.append({"step": name, "type": type(value).__name__, "plan": asdict(value)})
+    return {
+        "name": ctx.config.name, "package": ctx.config.package, "version": str(release.version), "tag": release.tag,
+        "resume": release.resume, "commit": release.base, "previous_tag": release.previous_tag,
+        "targets": [t.name for t in ctx.targets.all], "steps": steps,
+    }
+
+
+def print_plan(ctx: Context, release: ReleasePlan, *, as_json: bool = False) -> None:
     ui = ctx.ui
-    kind = "resume" if plan.resume else "release"
-    ui.line(f"{kind} {ctx.config.name} {plan.version} (tag {plan.tag}) from {plan.base[:12]}", style="bold")
-    for name, lines in pipeline.describe(ctx, plan):
-        ui.line(f"  {name}:")
-        for line in lines:
-            ui.line(f"    {line}")
-    ui.table("targets", ["target", "where"], [list(row) for row in ctx.targets.describe()])
+    if as_json:
+        ui.json(plan_document(ctx, release))
+        return
+    kind = "resume" if release.resume else "release"
+    ui.result(f"{kind} {ctx.config.name} {release.version} (tag {release.tag}) from {release.base[:12]}", style="bold")
+    for name, value in pipeline.describe(ctx, release):
+        ui.result(f"  {name}:")
+        if isinstance(value, Skip):
+            ui.result(f"    skipped: {value.reason}")
+            continue
+        assert is_dataclass(value)
+        for f in fields(value):
+            for line in _render(f.name, getattr(value, f.name)):
+                ui.result(f"    {line}")
 
 
-def print_summary(ctx, plan) -> None:
+def print_summary(ctx: Context, release: ReleasePlan, made: Products) -> None:
     ui = ctx.ui
-    manifest = ctx.dist / "release.json"
-    rows = [[a.kind, a.path, f"{a.size:,}", a.sha256[:16]] for a in ctx.artifact_records()]
-    ui.table(f"released {ctx.config.name} {plan.version}", ["artifact", "path", "bytes", "sha256"], rows)
-    ui.table("targets", ["target", "state"], [[n, s["state"]] for n, s in ctx.target_states.items()])
-    ui.line(f"manifest: {manifest}")
-    local = ctx.targets.local
-    if local is not None:
-        ui.line(f"git remote: {local.git_remote}")
-        ui.line(f"index: pip install --find-links {local.index_dir} {ctx.config.name}=={plan.version}")
-        ui.line("apt: on a Debian server, as root:")
-        ui.line(f"  install -D -m 644 {local.public_key} /etc/apt/keyrings/{local.public_key.name}")
-        ui.line(f"  echo 'deb [signed-by=/etc/apt/keyrings/{local.public_key.name}] {local.apt_dir.as_uri()} "
-                f"{plan.distribution} {plan.component}' > /etc/apt/sources.list.d/{ctx.config.package}.list")
-        ui.line(f"  apt-get update && apt-get install {ctx.config.package}")
+    confirmed = made.get(Confirmed)
+    rows = [[a.kind, a.record(ctx.root)["path"], f"{a.size:,}", a.sha256[:16]] for a in made.artifacts]
+    ui.table(f"released {ctx.config.name} {release.version}", ["artifact", "path", "bytes", "sha256"], rows)
+    ui.table("targets", ["target", "state", "detail"], [[s.target, s.state, s.detail] for s in confirmed.states])
+    ui.result(f"manifest: {ctx.dist / 'release.json'}")
+    for target in ctx.targets.all:
+        for line in target.usage(release.ref(confirmed.manifest.commit)):
+            ui.result(line)
 
 
-def show_status(ctx, version: str | None) -> int:
+def show_status(ctx: Context, version: str | None, *, as_json: bool) -> int:
     """Print each target's state for *version*; exit status 0 when all hold it."""
-    prefix = ctx.config.tag_prefix
-    remote = remote_state(ctx)
-    tags = {**{t: "" for t in ctx.git.local_tags()}, **remote.tags}
-    known = versions_from_tags(tags, prefix)
-    if version is None:
-        if not known:
-            raise PreflightError("there is no release yet", "hoist release makes the first")
-        chosen = known[-1]
+    report = status(ctx, version)
+    if as_json:
+        ctx.ui.json(report.record())
     else:
-        chosen = CalVer.parse(version)
-        if chosen is None or chosen not in known:
-            raise PreflightError(f"{version} is not a released version", f"released: {', '.join(map(str, known[-5:])) or 'none'}")
-    tag = chosen.tag(prefix)
-    commit = remote.tags.get(tag) or ctx.git.out("rev-list", "-n", "1", tag)
-    expected = {}
-    manifest_path = ctx.dist / "release.json"
-    if manifest_path.exists():
-        manifest = Manifest.read(manifest_path)
-        if manifest.version == str(chosen):
-            expected = {a.filename: a.sha256 for a in manifest.artifacts}
-    states = release_states(ctx, str(chosen), tag, commit, expected)
-    ctx.ui.table(f"{ctx.config.name} {chosen}", ["target", "state", "detail"], [[s.target, s.state, s.detail] for s in states])
-    complete = all(s.state == "published" for s in states)
-    ctx.ui.line(f"{chosen}: " + ("published on every target" if complete else "incomplete: hoist release on its tag finishes it"))
-    return 0 if complete else 1
+        ctx.ui.table(f"{ctx.config.name} {report.version}", ["target", "state", "detail"],
+                     [[s.target, s.state, s.detail] for s in report.states])
+        ctx.ui.result(f"{report.version}: " + ("published on every target" if report.complete
+                                               else "incomplete: hoist release on its tag finishes it"))
+    return 0 if report.complete else STATUS_INCOMPLETE
 
 
-def show_rebuild(ctx, version: str) -> int:
+def show_rebuild(ctx: Context, version: str) -> int:
     """Rebuild *version*, print the comparisons; exit status 0 when all agree."""
-    comparisons, out = rebuild(ctx, version)
-    rows = [[c.artifact, c.reference, {True: "same", False: "DIFFERENT", None: "not there"}[c.same],
-             (c.theirs or "")[:16], c.ours[:16]] for c in comparisons]
-    ctx.ui.table(f"rebuild of {version} in {out}", ["artifact", "against", "result", "theirs", "ours"], rows)
-    different = [c for c in comparisons if c.same is False]
+    result = rebuild(ctx, version)
+    rows = [[c.artifact, c.reference, {True: "same", False: "DIFFERENT", None: "not there"}[c.same], c.detail]
+            for c in result.comparisons]
+    ctx.ui.table(f"rebuild of {version} in {result.directory}", ["artifact", "against", "result", "detail"], rows)
+    different = result.different
     if different and shutil.which("diffoscope"):
-        ctx.ui.line("diffoscope can show what differs, e.g.: diffoscope <published file> " + str(out / different[0].artifact))
-    ctx.ui.line(f"{version}: " + ("reproducible: every artifact is byte-identical" if not different else f"{len(different)} difference(s)"))
-    return 1 if different else 0
+        ctx.ui.result("diffoscope can show what differs, e.g.: diffoscope <published file> "
+                      + str(result.directory / different[0].artifact))
+    ctx.ui.result(f"{version}: " + ("reproducible: every artifact is byte-identical" if not different
+                                    else f"{len(different)} difference(s)"))
+    return REBUILD_DIFFERS if different else 0
 
 
-def _ask(ctx, plan) -> bool:
-    print_plan(ctx, plan)
-    answer = input(f"Release {plan.version}? [y/N] ").strip().lower()
+def _ask(ctx: Context, release: ReleasePlan) -> bool:
+    print_plan(ctx, release)
+    answer = input(f"Release {release.version}? [y/N] ").strip().lower()
     return answer in ("y", "yes")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    ui = UI(verbose=args.verbose, secrets=Secrets.from_environment().values())
-    try:
-        if args.command == "init":
-            from .init import init
+def _run(args: argparse.Namespace, ui: UI) -> int:
+    if args.command == "init":
+        from .commands.init import init
 
-            for line in init(args.directory, force=args.force):
-                ui.line(line)
-            return 0
-        ctx = open_project(args.directory, ui, local=getattr(args, "local", False), dry_run=getattr(args, "dry_run", False))
-        if args.command == "ci":
-            decision = should_release(ctx)
-            print(("release: " if decision.release else "no release: ") + decision.reason)
-            return 0 if decision.release else 1
-        if args.command == "lock":
-            path = write_lock(ctx.runner, ctx.root, ctx.config.lock or DEFAULT_LOCK, upgrade=args.upgrade)
-            ui.line(f"wrote {path.relative_to(ctx.root)}")
-            if not ctx.config.lock:
-                ui.line(f'hint: add  lock = "{DEFAULT_LOCK}"  to [tool.hoist], then commit both')
-            return 0
-        if args.command == "rebuild":
-            return show_rebuild(ctx, args.version)
-        if args.command == "status":
-            return show_status(ctx, args.version)
-        if args.command == "plan":
-            print_plan(ctx, pipeline.prepare(ctx, fetch=False))
-            return 0
-        interactive = sys.stdin.isatty() and not args.yes and not args.dry_run
-        plan = pipeline.release(ctx, confirm=(lambda p: _ask(ctx, p)) if interactive else None)
-        if plan is None:
-            ui.line("cancelled: nothing was changed")
-            return 1
-        print_summary(ctx, plan)
+        for line in init(args.directory, force=args.force):
+            ui.result(line)
         return 0
+    ctx = open_project(args.directory, ui, local=getattr(args, "local", False))
+    if args.command == "ci":
+        decision = should_release(ctx)
+        ui.result(("release: " if decision.release else "no release: ") + decision.reason)
+        return 0 if decision.release else 1
+    if args.command == "lock":
+        path = write_lock(ctx.runner, ctx.root, ctx.config.lock or DEFAULT_LOCK, upgrade=args.upgrade)
+        ui.result(f"wrote {path.relative_to(ctx.root)}")
+        if not ctx.config.lock:
+            ui.line(f'hint: add  lock = "{DEFAULT_LOCK}"  to [tool.hoist], then commit both')
+        return 0
+    if args.command == "rebuild":
+        return show_rebuild(ctx, args.version)
+    if args.command == "status":
+        return show_status(ctx, args.version, as_json=args.json)
+    if args.command == "plan":
+        print_plan(ctx, pipeline.prepare(ctx, fetch=False), as_json=args.json)
+        return 0
+    interactive = sys.stdin.isatty() and not args.yes
+    done = pipeline.release(ctx, confirm=(lambda p: _ask(ctx, p)) if interactive else None)
+    if done is None:
+        ui.error("cancelled: nothing was changed")
+        return CANCELLED
+    print_summary(ctx, *done)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "dry_run", False):
+        parser.error("hoist release has no --dry-run: `hoist plan` prints every step's plan and changes nothing")
+    secrets = Secrets.from_environment().values()
+    ui = UI(verbose=args.verbose, secrets=secrets)
+    try:
+        return _run(args, ui)
     except NothingToDo as exc:
-        ui.line(f"nothing to do: {exc.message}")
+        ui.result(f"nothing to do: {exc.message}")
         if exc.hint:
             ui.line(f"hint: {exc.hint}")
         return 0
@@ -188,12 +253,13 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         ui.error("interrupted", "run the same command again: the release resumes where it stopped")
-        return 130
+        return INTERRUPTED
     except Exception as exc:  # a bug: say so plainly, traceback with -v
         if args.verbose:
             ui.console.print_exception()
-        ui.error(f"unexpected {type(exc).__name__}: {exc}", "this is a bug in hoist: run again with -v and report the traceback")
-        return 70
+        ui.error(redact(f"unexpected {type(exc).__name__}: {exc}", secrets),
+                 "this is a bug in hoist: run again with -v and report the traceback")
+        return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

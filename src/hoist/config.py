@@ -3,7 +3,9 @@
 The file is read with :mod:`tomllib`; ``[tool.hoist]`` becomes frozen
 dataclasses.  Every problem is collected and reported at once; an unknown key
 gets a did-you-mean (cibuildwheel's way).  Secrets never live here: they come
-from the environment only (see :mod:`hoist.secrets`).
+from the environment only (see :mod:`hoist.secrets`).  Target tables other
+than the three built in are validated against the settings class their kind
+registers (:mod:`hoist.targets`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import difflib
 import platform
 import re
 import tomllib
-from dataclasses import MISSING, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +94,9 @@ class Config:
     :ivar lock: a requirements file with pinned, hashed dependencies, or None
         to take them from the wheel's metadata.
     :ivar compression: the .deb's compressor (dpkg-deb -Z).
-    :ivar local: no target is configured: publish to local targets.
+    :ivar targets: the settings of each configured target, by table name
+        (``git``, ``pypi``, ``apt``, or a kind registered with
+        :func:`hoist.targets.register`); empty for local targets.
     """
 
     root: Path
@@ -107,14 +112,25 @@ class Config:
     component: str = "main"
     push_retries: int = 3
     compression: str = "zstd"
-    git: GitTarget | None = None
-    pypi: PyPITarget | None = None
-    apt: AptTarget | None = None
+    targets: Mapping[str, Any] = field(default_factory=dict)
     has_hoist_table: bool = False
 
     @property
     def local(self) -> bool:
-        return self.git is None and self.pypi is None and self.apt is None
+        """No target is configured: the release goes to local targets."""
+        return not self.targets
+
+    @property
+    def git(self) -> GitTarget | None:
+        return self.targets.get("git")
+
+    @property
+    def pypi(self) -> PyPITarget | None:
+        return self.targets.get("pypi")
+
+    @property
+    def apt(self) -> AptTarget | None:
+        return self.targets.get("apt")
 
 
 _TOP_KEYS = {
@@ -127,9 +143,6 @@ _TOP_KEYS = {
     "component": str,
     "push_retries": int,
     "compression": str,
-    "git": dict,
-    "pypi": dict,
-    "apt": dict,
 }
 #: dpkg-deb's compressors (dpkg-deb(1) -Z); Debian 12's dpkg reads zstd.
 COMPRESSORS = ("zstd", "xz", "gzip", "none")
@@ -206,11 +219,30 @@ def _did_you_mean(key: str, known: list[str]) -> str:
     return f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(known))}"
 
 
-def load(root: Path) -> Config:
+def _check_table(key: str, value: dict, settings: type, path: Path, problems: list[str]) -> Any:
+    """The settings of the target table *key*, or None after adding its problems to *problems*."""
+    known = [f.name for f in fields(settings)]
+    before = len(problems)
+    for k in value:
+        if k not in known:
+            problems.append(f"unknown key tool.hoist.{key}.{k} in {path}: {_did_you_mean(k, known)}")
+    for f in fields(settings):
+        if f.default is MISSING and f.default_factory is MISSING and f.name not in value:
+            problems.append(f"tool.hoist.{key} needs the key {f.name!r}")
+    for k in value:
+        if k in known and not isinstance(value[k], str):
+            problems.append(f"tool.hoist.{key}.{k} must be a string")
+    return settings(**value) if len(problems) == before else None
+
+
+def load(root: Path, extra_tables: Mapping[str, type] | None = None) -> Config:
     """Read the configuration of the project at *root*.
 
-    :raises ConfigError: with every problem found (unknown keys with the
-        nearest known key, wrong types, missing required keys).
+    :param extra_tables: target tables beyond ``git``, ``pypi`` and ``apt``,
+        each with the frozen dataclass of its keys (every key a string).
+    :raises ConfigError: with every problem found at once (unknown keys with
+        the nearest known key, wrong types, missing required keys, values out
+        of range).
     """
     data = read_pyproject(root)
     path = root / "pyproject.toml"
@@ -225,57 +257,44 @@ def load(root: Path) -> Config:
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: tool.hoist must be a table", "write it as [tool.hoist]")
 
+    tables = {**_TABLES, **(extra_tables or {})}
     values: dict[str, Any] = {}
+    targets: dict[str, Any] = {}
     for key, value in table.items():
-        if key not in _TOP_KEYS:
-            problems.append(f"unknown key tool.hoist.{key} in {path}: {_did_you_mean(key, list(_TOP_KEYS))}")
+        expected = _TOP_KEYS.get(key, dict if key in tables else None)
+        if expected is None:
+            problems.append(f"unknown key tool.hoist.{key} in {path}: {_did_you_mean(key, [*_TOP_KEYS, *tables])}")
             continue
-        expected = _TOP_KEYS[key]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             kinds = {str: "a string", int: "an integer", dict: "a table"}
             problems.append(f"tool.hoist.{key} must be {kinds[expected]}, not {type(value).__name__}")
             continue
         if expected is dict:
-            target_cls = _TABLES[key]
-            known = [f.name for f in fields(target_cls)]
-            unknown = [k for k in value if k not in known]
-            for k in unknown:
-                problems.append(f"unknown key tool.hoist.{key}.{k} in {path}: {_did_you_mean(k, known)}")
-            required = [f.name for f in fields(target_cls) if f.default is MISSING]
-            missing = [k for k in required if k not in value]
-            for k in missing:
-                problems.append(f"tool.hoist.{key} needs the key {k!r}")
-            bad = [k for k in value if k in known and not isinstance(value[k], str)]
-            for k in bad:
-                problems.append(f"tool.hoist.{key}.{k} must be a string")
-            if not (unknown or missing or bad):
-                values[key] = target_cls(**value)
+            settings = _check_table(key, value, tables[key], path, problems)
+            if settings is not None:
+                targets[key] = settings
         else:
             values[key] = value
+    if values.get("compression", "zstd") not in COMPRESSORS:
+        problems.append(f"tool.hoist.compression is {values['compression']!r}, not one of {', '.join(COMPRESSORS)} "
+                        "(zstd builds fastest; xz makes .debs that Debian 11 and older can read)")
+    package = values.pop("package", None) or debian_package_name(name)
+    if not _DEBIAN_NAME.match(package):
+        problems.append(f"tool.hoist.package {package!r} is not a valid Debian package name (Debian Policy §5.6.1): "
+                        "use lower case letters, digits, '+', '-' and '.'")
+    install_root = values.setdefault("install_root", f"/opt/{package}")
+    if not install_root.startswith("/") or install_root.rstrip("/") in ("", "/opt"):
+        problems.append(f"tool.hoist.install_root must be an absolute directory of its own, not {install_root!r} "
+                        f'(e.g. install_root = "/opt/{package}")')
+    if values.get("push_retries", 1) < 1:
+        problems.append(f"tool.hoist.push_retries must be 1 or more, not {values['push_retries']}")
     if problems:
         raise ConfigError(
             "invalid configuration:\n  " + "\n  ".join(problems),
             "fix the keys named above in [tool.hoist]",
         )
-    if values.get("compression", "zstd") not in COMPRESSORS:
-        raise ConfigError(
-            f"tool.hoist.compression is {values['compression']!r}, not one of {', '.join(COMPRESSORS)}",
-            "zstd builds fastest; xz makes .debs that Debian 11 and older can read",
-        )
-    package = values.pop("package", None) or debian_package_name(name)
-    if not _DEBIAN_NAME.match(package):
-        raise ConfigError(
-            f"{package!r} is not a valid Debian package name (Debian Policy §5.6.1)",
-            "set tool.hoist.package to a name of lower case letters, digits, '+', '-' and '.'",
-        )
-    if (values.get("git") or values.get("pypi") or values.get("apt")) and "git" not in values:
-        values["git"] = GitTarget()
-    install_root = values.setdefault("install_root", f"/opt/{package}")
-    if not install_root.startswith("/") or install_root.rstrip("/") in ("", "/opt"):
-        raise ConfigError(
-            f"tool.hoist.install_root must be an absolute directory of its own, not {install_root!r}",
-            f'use e.g. install_root = "/opt/{package}"',
-        )
+    if targets and "git" not in targets:
+        targets["git"] = GitTarget()
     values["install_root"] = install_root.rstrip("/")
     values.setdefault("distribution", host_codename())
     return Config(
@@ -285,5 +304,6 @@ def load(root: Path) -> Config:
         scripts=tuple(project.get("scripts", {})),
         version_backend=version_backend(data),
         has_hoist_table=has_table,
+        targets=targets,
         **values,
     )

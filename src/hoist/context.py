@@ -1,23 +1,22 @@
-"""The state a release carries from step to step.
+"""What a release is (:class:`ReleasePlan`) and the tools its steps use (:class:`Context`).
 
-:class:`ReleasePlan` is the frozen result of planning (what will be released);
-:class:`Context` holds the tools every step uses and what the steps have made
-so far (the build directory, the artifacts, the target states).
+Both are frozen: a step receives the plan and the context, and hands on what
+it makes as typed values (:mod:`hoist.products`), never as fields it fills in
+for a later step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from .changelog import entry_lines
-from .config import AptTarget, Config
+from .config import Config
 from .git import Git
-from .manifest import Artifact
 from .runner import Runner
-from .targets import Secrets, Targets
+from .secrets import Secrets
+from .targets import Env, ReleaseRef, Targets
 from .ui import UI
 from .version import CalVer
 
@@ -35,6 +34,8 @@ class ReleasePlan:
     :ivar subjects: commit subjects since *previous_tag*, for the changelog.
     :ivar moment: the release time (the changelog's date and the commit's).
     :ivar author: ``Name <email>`` of the changelog entry.
+    :ivar distribution: the apt distribution (suite) it is published to.
+    :ivar component: the apt component.
     """
 
     version: CalVer
@@ -53,10 +54,19 @@ class ReleasePlan:
         """The body of the release's changelog entry."""
         return "\n".join(entry_lines(list(self.subjects))).strip("\n")
 
+    def ref(self, commit: str | None) -> ReleaseRef:
+        """The release as targets are asked about it, at the release *commit*."""
+        return ReleaseRef(str(self.version), self.tag, commit, self.distribution, self.component)
 
-@dataclass
+
+@dataclass(frozen=True)
 class Context:
-    """Tools and results shared by the steps of one release."""
+    """The tools shared by the steps of one release.
+
+    :ivar dist: where the artifacts and ``release.json`` are written.
+    :ivar work: the run's own temporary directory (the export, the build),
+        removed when the run ends; None outside a run.
+    """
 
     config: Config
     git: Git
@@ -64,35 +74,13 @@ class Context:
     ui: UI
     targets: Targets
     secrets: Secrets
-    dist_dir: Path | None = None
-    build_dir: Path | None = None
-    wheelhouse: Path | None = None
-    artifacts: dict[str, Path] = field(default_factory=dict)
-    installed: list[dict[str, str]] = field(default_factory=list)
-    target_states: dict[str, dict[str, Any]] = field(default_factory=dict)
-    upload_url: str | None = None
+    dist: Path
+    work: Path | None = None
 
     @property
     def root(self) -> Path:
         return self.config.root
 
     @property
-    def dist(self) -> Path:
-        """Where the artifacts and ``release.json`` are written."""
-        return self.dist_dir or self.root / "dist"
-
-    @property
-    def source(self) -> Path:
-        """The clean export of the tag that the artifacts are built from."""
-        assert self.build_dir is not None, "the build step runs first"
-        return self.build_dir / "src"
-
-    def apt_target(self) -> AptTarget | None:
-        """The apt target, setting up the local one (and its key) if needed."""
-        if self.targets.local is not None:
-            self.targets.local.ensure()
-            return self.targets.local.apt()
-        return self.targets.apt
-
-    def artifact_records(self) -> list[Artifact]:
-        return [Artifact.of(kind, path, self.root) for kind, path in self.artifacts.items()]
+    def env(self) -> Env:
+        return Env(self.config, self.runner, self.git, self.ui, self.secrets)

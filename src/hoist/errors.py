@@ -10,6 +10,27 @@ to do next, and a process exit code, in the manner of pypa/build's ``ERROR`` /
 
 from __future__ import annotations
 
+#: Exit codes of ``hoist``, one table (README, ``hoist --help``).  2 is
+#: argparse's usage error and no error of hoist's shares it.
+EXIT_CODES = {
+    0: "success, or nothing to do (the release exists and every target holds it)",
+    1: "an error not listed below; for `hoist ci should-release`: no release",
+    2: "usage error: unknown command or option",
+    3: "preflight: the repository or the machine is not ready (nothing changed)",
+    4: "a command hoist ran failed",
+    5: "build: an artifact could not be built or is not what the release promised",
+    6: "publish: a target refused or could not be read",
+    7: "conflict: a target holds another file under the same name",
+    8: "push rejected: other releases kept claiming the version",
+    9: "configuration: pyproject.toml or [tool.hoist] is invalid (nothing changed)",
+    10: "cancelled at the confirmation prompt (nothing changed)",
+    11: "status incomplete: a target does not hold the release",
+    12: "rebuild differs: a rebuilt artifact is not byte-identical",
+    70: "a bug in hoist (run again with -v for the traceback)",
+    130: "interrupted (run the same command again: the release resumes)",
+}
+CANCELLED, STATUS_INCOMPLETE, REBUILD_DIFFERS, INTERNAL_ERROR, INTERRUPTED = 10, 11, 12, 70, 130
+
 
 class HoistError(Exception):
     """Base class of every error hoist reports to a user.
@@ -30,9 +51,9 @@ class HoistError(Exception):
 
 
 class ConfigError(HoistError):
-    """``pyproject.toml`` or ``[tool.hoist]`` is missing, malformed or invalid."""
+    """``pyproject.toml`` or ``[tool.hoist]`` is missing, malformed or invalid (exit 9)."""
 
-    exit_code = 2
+    exit_code = 9
 
 
 class PreflightError(HoistError):

@@ -1,45 +1,38 @@
 """Planning a release: which version, from which commit, with which changes.
 
-Reads the repository and the remote, and changes nothing (``hoist plan`` is
-this module plus printing).  The version rule itself is the pure function
-:func:`hoist.version.next_version`.
+Reads the repository and the git remote, and changes nothing but, for a
+release, a fetch (``hoist plan`` is this module plus printing).  What the
+readings mean is decided by the pure functions of :mod:`hoist.decisions`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from . import changelog
+from . import changelog, decisions
 from .config import Config
-from .context import Context, ReleasePlan
+from .context import ReleasePlan
+from .decisions import Sync
 from .errors import NothingToDo, PreflightError
 from .git import Git, ci_names_branch
+from .targets.git import GitRemote, RemoteState
 from .version import CalVer, next_version, versions_from_tags
 
 
-@dataclass(frozen=True)
-class RemoteState:
-    """What the git remote holds: its branch head and its tags."""
-
-    branch_head: str | None
-    tags: dict[str, str]  # tag name -> commit
-
-    @classmethod
-    def read(cls, git: Git, remote: str, branch: str) -> RemoteState:
-        refs = git.remote_refs(remote)
-        tags = {ref.removeprefix("refs/tags/"): sha for ref, sha in refs.items() if ref.startswith("refs/tags/")}
-        return cls(refs.get(f"refs/heads/{branch}"), tags)
-
-
-def remote_state(ctx: Context) -> RemoteState:
-    """The git remote's branch head and tags (empty for a local remote not made yet)."""
-    if ctx.targets.local is not None and not (ctx.targets.local.git_remote / "HEAD").exists():
-        return RemoteState(None, {})
-    return RemoteState.read(ctx.git, ctx.targets.git.remote, ctx.config.branch)
+def relation(git: Git, head: str, theirs: str | None) -> str:
+    """How HEAD stands to the remote branch's head *theirs* (:mod:`hoist.decisions`)."""
+    if theirs is None:
+        return decisions.NO_BRANCH
+    if theirs == head:
+        return decisions.SAME
+    if git.is_ancestor(theirs, head):
+        return decisions.AHEAD
+    if git.is_ancestor(head, theirs):
+        return decisions.BEHIND
+    return decisions.DIVERGED
 
 
-def check_in_sync(git: Git, config: Config, remote: RemoteState, remote_name: str, *, fetch: bool) -> None:
+def check_in_sync(git: Git, config: Config, remote: RemoteState, origin: GitRemote, *, fetch: bool) -> None:
     """HEAD is not behind the remote's branch.
 
     :param fetch: fetch the remote branch when its head is unknown locally
@@ -52,35 +45,42 @@ def check_in_sync(git: Git, config: Config, remote: RemoteState, remote_name: st
     """
     head = git.head()
     theirs = remote.branch_head
-    if theirs is None or theirs == head:
-        return
-    known = git("cat-file", "-e", f"{theirs}^{{commit}}", check=False).ok
-    if not known and fetch:
-        git("fetch", "--quiet", remote_name, f"refs/heads/{config.branch}")
-        known = True
-    if known and git.is_ancestor(theirs, head):
-        return  # HEAD is ahead: the push fast-forwards the branch.
-    if known and git.is_ancestor(head, theirs):
-        if versions_from_tags([t for t, sha in remote.tags.items() if sha == head], config.tag_prefix):
-            return  # HEAD is a pushed release that later commits build on: resuming it publishes what it lacks.
-        between = git.out("rev-list", f"{head}..{theirs}").split()
-        if len(between) == 1 and git.release_marker(theirs):
-            tag = next((t for t, sha in remote.tags.items() if sha == theirs), git.release_marker(theirs))
-            raise NothingToDo(
-                f"HEAD {head[:12]} was released by another run as {tag}",
-                "git pull, then `hoist status` shows its state (and `hoist release` completes it)",
+    if theirs is not None and theirs != head and not git("cat-file", "-e", f"{theirs}^{{commit}}", check=False).ok:
+        if not fetch:
+            raise PreflightError(
+                f"{config.branch!r} on the remote {origin.remote!r} is at {theirs[:12]}, which this clone has not fetched",
+                f"git fetch {origin.remote}, then run again",
             )
-        if ci_names_branch(git):
-            # A CI build of a commit that the branch moved past while it ran:
-            # the build of the newer commit releases this one's changes too.
-            raise NothingToDo(
-                f"{config.branch!r} on the remote is at {theirs[:12]}, which contains HEAD {head[:12]}",
-                "the build of the newer commit releases it",
-            )
-    raise PreflightError(
-        f"{config.branch!r} on the remote {remote_name!r} has commits that HEAD does not",
-        f"git pull --rebase {remote_name} {config.branch}, test, then run again",
+        origin.fetch(f"refs/heads/{config.branch}")
+    where = relation(git, head, theirs)
+    released = versions_from_tags([t for t, sha in remote.tags.items() if sha == head], config.tag_prefix)
+    one_release_ahead = (
+        where == decisions.BEHIND
+        and git.out("rev-list", "--count", f"{head}..{theirs}") == "1"
+        and git.release_marker(theirs) is not None
     )
+    outcome = decisions.sync(where, head_released_on_remote=bool(released),
+                             only_a_release_commit_ahead=one_release_ahead, ci=ci_names_branch(git))
+    if outcome is Sync.RELEASED_ELSEWHERE:
+        assert theirs is not None
+        tag = next((t for t, sha in remote.tags.items() if sha == theirs), git.release_marker(theirs))
+        raise NothingToDo(
+            f"HEAD {head[:12]} was released by another run as {tag}",
+            "git pull, then `hoist status` shows its state (and `hoist release` completes it)",
+        )
+    if outcome is Sync.SUPERSEDED:
+        assert theirs is not None
+        # A CI build of a commit that the branch moved past while it ran:
+        # the build of the newer commit releases this one's changes too.
+        raise NothingToDo(
+            f"{config.branch!r} on the remote is at {theirs[:12]}, which contains HEAD {head[:12]}",
+            "the build of the newer commit releases it",
+        )
+    if outcome is Sync.BEHIND:
+        raise PreflightError(
+            f"{config.branch!r} on the remote {origin.remote!r} has commits that HEAD does not",
+            f"git pull --rebase {origin.remote} {config.branch}, test, then run again",
+        )
 
 
 def make_plan(git: Git, config: Config, remote: RemoteState, now: datetime | None = None) -> ReleasePlan:
@@ -96,20 +96,17 @@ def make_plan(git: Git, config: Config, remote: RemoteState, now: datetime | Non
     head = git.head()
     prefix = config.tag_prefix
     local_tags = git.local_tags()
-    at_head = versions_from_tags(git.tags_at(head), prefix)
-    remote_at_head = versions_from_tags([t for t, sha in remote.tags.items() if sha == head], prefix)
-    marker = CalVer.parse(git.release_marker(head) or "")
-    if at_head or remote_at_head or marker:
-        version = max(at_head + remote_at_head) if (at_head or remote_at_head) else marker
-        assert version is not None
-        tag = version.tag(prefix)
+    at_head = [*git.tags_at(head), *(t for t, sha in remote.tags.items() if sha == head)]
+    resumed = decisions.head_version(versions_from_tags(at_head, prefix), CalVer.parse(git.release_marker(head) or ""))
+    if resumed is not None:
+        tag = resumed.tag(prefix)
         if remote.tags.get(tag, head) != head:
             raise PreflightError(
                 f"tag {tag} on the remote points at {remote.tags[tag][:12]}, not at HEAD {head[:12]}",
                 "the tag was claimed by another release: check out that tag, or make a new commit",
             )
         moment = datetime.fromtimestamp(git.commit_time(head), timezone.utc)
-        return ReleasePlan(version, tag, True, head, None, (), moment, "", config.distribution, config.component)
+        return ReleasePlan(resumed, tag, True, head, None, (), moment, "", config.distribution, config.component)
     version = next_version([*local_tags, *remote.tags], now, prefix)
     earlier = [v for v in versions_from_tags(local_tags, prefix) if v < version and git.is_ancestor(v.tag(prefix), head)]
     previous = max(earlier).tag(prefix) if earlier else None

@@ -22,25 +22,30 @@ TOOLS = {
     "dh_virtualenv": "dh-virtualenv",
     "lintian": "lintian",
     "gpg": "gnupg",
-    "gpgv": "gpgv",
-    "aptly": "aptly",
 }
 
 #: The interpreter every virtualenv is built with (Debian's, not a local one).
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def check_tools(runner: Runner, needs_apt: bool = True) -> None:
-    """Fail on the first missing tool, naming the Debian package to install.
+def check_tool(tool: str, debian_package: str) -> None:
+    """*tool* is on ``PATH``.
+
+    :raises ToolMissingError: it is not; the error names *debian_package*.
+    """
+    if shutil.which(tool) is None:
+        raise ToolMissingError(tool, debian_package)
+
+
+def check_tools(runner: Runner) -> None:
+    """Fail on the first missing tool of the build, naming the Debian package to
+    install (each target checks its own tools, e.g. aptly).
 
     :raises ToolMissingError: a command is not on ``PATH``, or Debian's
         ``python3`` or its ``venv`` module (python3-venv) is missing.
     """
     for tool, package in TOOLS.items():
-        if tool == "aptly" and not needs_apt:
-            continue
-        if shutil.which(tool) is None:
-            raise ToolMissingError(tool, package)
+        check_tool(tool, package)
     if not Path(SYSTEM_PYTHON).exists():
         raise ToolMissingError(SYSTEM_PYTHON, "python3")
     if not runner.run([SYSTEM_PYTHON, "-c", "import ensurepip, venv"], check=False).ok:

@@ -2,10 +2,9 @@
 
 Every command is an argument list (never a shell string), is logged as
 ``+ cmd`` with secrets redacted, has a timeout, and on failure raises
-:class:`~hoist.errors.CommandError` with the tail of its output.  Dry runs live
-here alone: a runner made with ``dry_run=True`` logs the commands that would
-change something and does not run them (see STYLE.md: no ``noop`` flag threaded
-through the steps).
+:class:`~hoist.errors.CommandError` with the tail of its output.  There is no
+dry run here: ``hoist plan`` is the preview, printing the values the steps
+carry out.
 """
 
 from __future__ import annotations
@@ -47,7 +46,7 @@ class Result:
     """What a finished command returned.
 
     :ivar argv: the command as run.
-    :ivar returncode: its exit status (0 for a command skipped by a dry run).
+    :ivar returncode: its exit status.
     :ivar stdout: its standard output, decoded as UTF-8 (replacement on error).
     :ivar stderr: its standard error, likewise.
     """
@@ -73,8 +72,6 @@ class Runner:
     :param log: called with each line to show: ``+ cmd`` for commands that
         change something or run long, and the output of ``stream=True`` ones.
     :param debug: called with ``+ cmd`` for quick read-only commands.
-    :param dry_run: when true, commands run with ``mutates=True`` are logged
-        and not run.
     :param secrets: strings that must never be shown; they are replaced with
         ``***`` in logged commands and in outputs quoted in errors.  A
         :class:`Result` holds the real output, for hoist to read.
@@ -82,7 +79,6 @@ class Runner:
 
     log: Callable[[str], None] = lambda line: None
     debug: Callable[[str], None] = lambda line: None
-    dry_run: bool = False
     secrets: set[str] = field(default_factory=set)
 
     def redact(self, text: str) -> str:
@@ -106,7 +102,7 @@ class Runner:
         :param cwd: working directory (default: the current one).
         :param env: variables added to (and overriding) ``os.environ``.
         :param mutates: the command changes something outside hoist's build
-            directory (a commit, a tag, an upload); a dry run skips it.
+            directory (a commit, a tag, an upload): it is always shown.
         :param check: raise :class:`CommandError` when the exit status is not 0.
         :param timeout: seconds before the command is killed and an error raised.
         :param stream: show the output line by line as it comes (long builds).
@@ -117,9 +113,6 @@ class Runner:
         args = tuple(os.fspath(a) for a in argv)
         shown = self.redact(shlex.join(args))
         (self.log if mutates or stream else self.debug)(f"+ {shown}")
-        if self.dry_run and mutates:
-            self.log("  (dry run: not run)")
-            return Result(args, 0, "", "")
         full_env = {**os.environ, **(env or {})}
         try:
             if stream:

@@ -19,10 +19,10 @@ def _run(*argv: str) -> None:
         raise Exit(code=code)
 
 
-@task(help={"local": "use local targets", "yes": "do not ask for confirmation", "dry_run": "change nothing"})
-def release(c, local=False, yes=False, dry_run=False):
+@task(help={"local": "use local targets", "yes": "do not ask for confirmation"})
+def release(c, local=False, yes=False):
     """Release HEAD of the release branch (hoist release)."""
-    _run("release", *(["--local"] if local else []), *(["--yes"] if yes else []), *(["--dry-run"] if dry_run else []))
+    _run("release", *(["--local"] if local else []), *(["--yes"] if yes else []))
 
 
 @task(help={"local": "use local targets"})
@@ -31,4 +31,10 @@ def plan(c, local=False):
     _run("plan", *(["--local"] if local else []))
 
 
-ns = Collection(release, plan)
+@task(help={"version": "a released version (default: the newest)", "local": "use local targets"})
+def status(c, version=None, local=False):
+    """Show what each target holds of a release (hoist status)."""
+    _run("status", *([version] if version else []), *(["--local"] if local else []))
+
+
+ns = Collection(release, plan, status)

@@ -1,14 +1,17 @@
-"""Terminal output: ``==> step`` headers with durations, command lines, a summary.
+"""Terminal output: ``==> step`` headers with durations, command lines, results.
 
-Reads well in a Jenkins log (plain lines, no colour when the output is not a
-terminal or ``NO_COLOR`` is set, per no-color.org) and on a terminal (colour,
-a spinner while a long step runs).  The library reports through a :class:`UI`;
-only the CLI decides where it goes.
+Progress and logs go to standard error, results (a plan, a status, a
+summary, JSON) to standard output, as twine and build do: ``hoist plan >
+plan.txt`` holds the plan alone.  Reads well in a Jenkins log (plain lines,
+no colour when the output is not a terminal or ``NO_COLOR`` is set, per
+no-color.org) and on a terminal (colour, a spinner while a long step runs).
+The library reports through a :class:`UI`; only the CLI decides where it goes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import time
@@ -25,18 +28,27 @@ class UI:
     """Where hoist's messages go.
 
     :param verbose: show the output of commands as they run, and tracebacks.
-    :param stream: the text stream to write to (default: standard error).
+    :param stream: where progress and logs go (default: standard error).
+    :param out: where results go (default: standard output).
+    :param secrets: values replaced by ``***`` in everything shown.
     """
 
-    def __init__(self, verbose: bool = False, stream=None, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, verbose: bool = False, stream=None, secrets: Iterable[str] = (), out=None) -> None:
         stream = stream or sys.stderr
-        no_color = bool(os.environ.get("NO_COLOR")) or not stream.isatty()
-        self.console = Console(file=stream, no_color=no_color, highlight=False, soft_wrap=True,
-                               force_terminal=None if not no_color else False)
+        out = out or sys.stdout
+        self.console = self._console(stream)
+        self.results = self._console(out)
+        self._out = out
         self.verbose = verbose
         self.interactive = stream.isatty()
         self.secrets = set(secrets)
         self._status = None
+
+    @staticmethod
+    def _console(stream) -> Console:
+        no_color = bool(os.environ.get("NO_COLOR")) or not stream.isatty()
+        return Console(file=stream, no_color=no_color, highlight=False, soft_wrap=True,
+                       force_terminal=None if not no_color else False)
 
     def _show(self, text: str) -> str:
         """*text* ready to print: secrets redacted, rich markup escaped."""
@@ -73,10 +85,21 @@ class UI:
         if hint:
             self.console.print(f"hint: {self._show(hint)}", style="cyan")
 
+    def result(self, text: str, style: str = "") -> None:
+        """A line of the command's result, on standard output."""
+        self.results.print(self._show(text), style=style or None)
+
     def table(self, title: str, columns: list[str], rows: list[list[str]]) -> None:
+        """A table of the command's result, on standard output."""
         table = Table(title=title, title_justify="left", show_edge=False)
         for column in columns:
             table.add_column(column)
         for row in rows:
             table.add_row(*(self._show(c) for c in row))
-        self.console.print(table)
+        self.results.print(table)
+
+    def json(self, data: object) -> None:
+        """*data* as one JSON document on standard output, secrets redacted."""
+        text = json.dumps(data, indent=2, default=str)
+        self._out.write(redact(text, self.secrets) + "\n")
+        self._out.flush()

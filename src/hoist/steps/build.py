@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import (
@@ -25,6 +25,8 @@ from packaging.version import Version
 
 from ..context import Context, ReleasePlan
 from ..errors import BuildError
+from ..manifest import Artifact
+from ..products import Export, Products
 from ..reproducible import normalize_sdist
 
 
@@ -61,42 +63,64 @@ def set_mtimes(tree: Path, epoch: int) -> None:
             os.utime(path, (epoch, epoch), follow_symlinks=False)
 
 
+@dataclass(frozen=True)
+class BuildPlan:
+    """Export *tag* into a clean directory, then ``python -m build`` there.
+
+    :ivar source_date_epoch: the tag's commit time, given to the build and to
+        every file of the export (seconds since the epoch).
+    :ivar command: the build command; the run adds ``--outdir`` and the export.
+    :ivar sdist: the sdist's file name (PEP 625); the wheel's follows from it.
+    """
+
+    tag: str
+    source_date_epoch: int
+    command: tuple[str, ...]
+    sdist: str
+    normalise_sdist: bool = True
+
+
 class Build:
     name = "build sdist and wheel"
 
-    def describe(self, ctx: Context, plan: ReleasePlan) -> list[str]:
-        return [
-            f"export {plan.tag} into a clean directory; SOURCE_DATE_EPOCH from the commit",
-            f"python -m build: sdist, then the wheel from the sdist, version {plan.version}",
-            "the sdist normalised (sorted members, clamped mtimes, fixed gzip header): byte-reproducible",
-        ]
+    def plan(self, ctx: Context, release: ReleasePlan) -> BuildPlan:
+        return BuildPlan(
+            tag=release.tag,
+            source_date_epoch=int(release.moment.timestamp()),
+            command=(sys.executable, "-m", "build"),
+            sdist=f"{canonicalize_name(ctx.config.name).replace('-', '_')}-{release.version}.tar.gz",
+        )
 
-    def skip(self, ctx: Context, plan: ReleasePlan) -> str | None:
-        return None
-
-    def run(self, ctx: Context, plan: ReleasePlan) -> None:
-        ctx.build_dir = Path(tempfile.mkdtemp(prefix=f"hoist-{ctx.config.package}-"))
-        ctx.git("clone", "--quiet", "--no-checkout", str(ctx.root), str(ctx.source))
+    def run(self, ctx: Context, release: ReleasePlan, plan: BuildPlan, made: Products) -> Products:
+        assert ctx.work is not None, "a release runs in a work directory"
+        source = ctx.work / "src"
+        ctx.git("clone", "--quiet", "--no-checkout", str(ctx.root), str(source))
         ctx.runner.run(
             ["git", "-c", "advice.detachedHead=false", "checkout", "--quiet", f"refs/tags/{plan.tag}"],
-            cwd=ctx.source,
+            cwd=source,
         )
-        out = ctx.build_dir / "python"
-        epoch = str(ctx.git.commit_time(plan.tag))
-        set_mtimes(ctx.source, int(epoch))
+        epoch = ctx.git.commit_time(plan.tag)
+        if epoch != plan.source_date_epoch:
+            raise BuildError(f"{plan.tag} is dated {epoch}, not {plan.source_date_epoch} as planned",
+                             "the tag changed since planning: run again")
+        out = ctx.work / "python"
+        set_mtimes(source, epoch)
         ctx.runner.run(
-            [sys.executable, "-m", "build", "--outdir", str(out), str(ctx.source)],
-            env={"SOURCE_DATE_EPOCH": epoch},
+            [*plan.command, "--outdir", str(out), str(source)],
+            env={"SOURCE_DATE_EPOCH": str(epoch)},
             stream=True,
         )
         sdists = sorted(out.glob("*.tar.gz"))
         wheels = sorted(out.glob("*.whl"))
         if len(sdists) != 1 or len(wheels) != 1:
             raise BuildError(f"expected one sdist and one wheel in {out}, found {[p.name for p in out.iterdir()]}")
-        ctx.dist.mkdir(exist_ok=True)
-        normalize_sdist(sdists[0], int(epoch))
-        for kind, built in (("sdist", sdists[0]), ("wheel", wheels[0])):
-            check_built(built.name, ctx.config.name, str(plan.version))
-            target = ctx.dist / built.name
-            shutil.copyfile(built, target)
-            ctx.artifacts[kind] = target
+        ctx.dist.mkdir(parents=True, exist_ok=True)
+        if plan.normalise_sdist:
+            normalize_sdist(sdists[0], epoch)
+        built = [Export(source, epoch)]
+        for kind, path in (("sdist", sdists[0]), ("wheel", wheels[0])):
+            check_built(path.name, ctx.config.name, str(release.version))
+            target = ctx.dist / path.name
+            shutil.copyfile(path, target)
+            built.append(Artifact.of(kind, target))
+        return made.add(*built)

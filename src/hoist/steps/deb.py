@@ -4,8 +4,8 @@
 (written by ``hoist init``) calls ``dh_virtualenv`` with Debian's
 ``/usr/bin/python3``.  hoist hands it, through ``HOIST_*`` variables, the
 requirements (the wheel just built and every dependency, pinned with hashes),
-uv as the installer (:mod:`hoist.pip_uv`), the wheelhouse as its only source
-(``--no-index``), :mod:`hoist.fixup`, and the compression.  The installed
+uv as the installer (:mod:`hoist.buildtime.pip_uv`), the wheelhouse as its only
+source (``--no-index``), :mod:`hoist.buildtime.fixup`, and the compression.  The installed
 distributions are read back from the staging tree for the manifest.
 """
 
@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import shutil
 import sys
+from dataclasses import dataclass
 from importlib.metadata import distributions
 from pathlib import Path
 
 from uv import find_uv_bin
 
-from .. import pip_uv
+from ..buildtime import pip_uv
 from ..context import Context, ReleasePlan
 from ..errors import BuildError
+from ..manifest import Artifact
+from ..preflight import SYSTEM_PYTHON
+from ..products import Export, Installed, Products, Wheelhouse
 
 
-def installed_distributions(staging: Path, install_root: str) -> list[dict[str, str]]:
+def installed_distributions(staging: Path, install_root: str) -> Installed:
     """Name and version of every distribution in the staged virtualenv, sorted."""
     venv = staging / install_root.lstrip("/")
     site = sorted(venv.glob("lib/python3*/site-packages"))
@@ -31,48 +35,73 @@ def installed_distributions(staging: Path, install_root: str) -> list[dict[str, 
         (dist.metadata["Name"], dist.version)
         for dist in distributions(path=[str(p) for p in site])
     }
-    return [{"name": n, "version": v} for n, v in sorted(found, key=lambda nv: nv[0].lower())]
+    return Installed(tuple(sorted(found, key=lambda nv: nv[0].lower())))
+
+
+@dataclass(frozen=True)
+class DebPlan:
+    """``dpkg-buildpackage`` with dh-virtualenv in the export, making *package_file*.
+
+    :ivar install_root: where the virtualenv is installed on servers.
+    :ivar dependencies: where the dependencies come from.
+    :ivar environment: what hoist hands ``debian/rules`` (the wheelhouse's
+        paths are added by the run).
+    """
+
+    command: tuple[str, ...]
+    package_file: str
+    install_root: str
+    python: str
+    dependencies: str
+    compression: str
+    environment: tuple[tuple[str, str], ...]
 
 
 class Deb:
     name = "build .deb"
 
-    def describe(self, ctx: Context, plan: ReleasePlan) -> list[str]:
-        deps = f"the lock file {ctx.config.lock}" if ctx.config.lock else "the wheel's metadata"
-        return [
-            f"dpkg-buildpackage -b with dh-virtualenv: {ctx.config.package}_{plan.version}_<arch>.deb",
-            f"virtualenv in {ctx.config.install_root} for /usr/bin/python3; the app from the wheel, dependencies from {deps}",
-        ]
+    def plan(self, ctx: Context, release: ReleasePlan) -> DebPlan:
+        config = ctx.config
+        environment = {
+            "HOIST_INSTALL_ROOT": config.install_root,
+            "HOIST_FIXUP": f"{sys.executable} -m hoist.buildtime.fixup",
+            "HOIST_PIP_TOOL": str(Path(pip_uv.__file__).resolve()),
+            "HOIST_UV": find_uv_bin(),
+            "HOIST_COMPRESSION": config.compression,
+            "SOURCE_DATE_EPOCH": str(int(release.moment.timestamp())),
+            "DEB_BUILD_OPTIONS": "nocheck",
+        }
+        return DebPlan(
+            command=("dpkg-buildpackage", "-b", "-us", "-uc"),
+            package_file=f"{config.package}_{release.version}_<architecture>.deb",
+            install_root=config.install_root,
+            python=SYSTEM_PYTHON,
+            dependencies=f"the lock file {config.lock}" if config.lock else "the wheel's metadata",
+            compression=config.compression,
+            environment=tuple(environment.items()),
+        )
 
-    def skip(self, ctx: Context, plan: ReleasePlan) -> str | None:
-        return None
-
-    def run(self, ctx: Context, plan: ReleasePlan) -> None:
-        assert ctx.build_dir is not None and ctx.wheelhouse is not None
-        requirements = ctx.build_dir / "requirements.txt"
+    def run(self, ctx: Context, release: ReleasePlan, plan: DebPlan, made: Products) -> Products:
+        assert ctx.work is not None
+        export, house = made.get(Export), made.get(Wheelhouse)
+        package = ctx.config.package
         ctx.runner.run(
-            ["dpkg-buildpackage", "-b", "-us", "-uc"],
-            cwd=ctx.source,
+            list(plan.command),
+            cwd=export.path,
             env={
-                "HOIST_REQUIREMENTS": str(requirements),
-                "HOIST_INSTALL_ROOT": ctx.config.install_root,
-                "HOIST_FIXUP": f"{sys.executable} -m hoist.fixup",
-                "HOIST_PIP_TOOL": str(Path(pip_uv.__file__).resolve()),
-                "HOIST_PIP_ARGS": f"--no-index --find-links={ctx.wheelhouse} --require-hashes",
-                "HOIST_UV": find_uv_bin(),
-                "HOIST_COMPRESSION": ctx.config.compression,
-                "SOURCE_DATE_EPOCH": str(int(plan.moment.timestamp())),
-                "DEB_BUILD_OPTIONS": "nocheck",
+                **dict(plan.environment),
+                "HOIST_REQUIREMENTS": str(house.requirements),
+                "HOIST_PIP_ARGS": f"--no-index --find-links={house.directory} --require-hashes",
             },
             stream=True,
         )
-        debs = sorted(ctx.build_dir.glob(f"{ctx.config.package}_{plan.version}_*.deb"))
+        debs = sorted(ctx.work.glob(f"{package}_{release.version}_*.deb"))
         if len(debs) != 1:
             raise BuildError(
-                f"expected one {ctx.config.package}_{plan.version}_*.deb, found {[d.name for d in debs]}",
+                f"expected one {package}_{release.version}_*.deb, found {[d.name for d in debs]}",
                 "check debian/control: the binary package must be named like the source package",
             )
-        ctx.installed = installed_distributions(ctx.source / "debian" / ctx.config.package, ctx.config.install_root)
-        for built in [debs[0], *ctx.build_dir.glob(f"{ctx.config.package}_{plan.version}_*.buildinfo")]:
+        installed = installed_distributions(export.path / "debian" / package, plan.install_root)
+        for built in [debs[0], *ctx.work.glob(f"{package}_{release.version}_*.buildinfo")]:
             shutil.copyfile(built, ctx.dist / built.name)
-        ctx.artifacts["deb"] = ctx.dist / debs[0].name
+        return made.add(installed, Artifact.of("deb", ctx.dist / debs[0].name))

@@ -2,47 +2,64 @@
 
 The commit's message ends with the ``Hoist-Release`` trailer by which hoist and
 CI recognise it; the tag is annotated (git-tag(1)).  Nothing leaves the
-machine here: the push step claims the version.
+machine here: the push claims the version.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .. import changelog
 from ..context import Context, ReleasePlan
 from ..git import RELEASE_TRAILER
+from ..products import Products
+from . import Skip
+
+
+@dataclass(frozen=True)
+class TagPlan:
+    """A ``debian/changelog`` entry, the release commit and its annotated tag.
+
+    :ivar date: the changelog's date and the commit's (ISO 8601, UTC).
+    """
+
+    changelog_entry: str
+    changes: tuple[str, ...]
+    author: str
+    date: str
+    commit_message: str
+    tag: str
 
 
 class Tag:
     name = "changelog, commit and tag"
 
-    def describe(self, ctx: Context, plan: ReleasePlan) -> list[str]:
-        if plan.resume:
-            return [f"HEAD is the release commit of {plan.tag}: no new commit or tag"]
-        return [
-            f"debian/changelog: new entry {ctx.config.package} ({plan.version}) {plan.distribution}",
-            *("    " + line for line in plan.changelog_text.splitlines()),
-            f"commit: Release {plan.version} (trailer {RELEASE_TRAILER}: {plan.version})",
-            f"tag: {plan.tag} (annotated)",
-        ]
+    def plan(self, ctx: Context, release: ReleasePlan) -> TagPlan | Skip:
+        if release.resume:
+            return Skip(f"HEAD is already the release commit of {release.tag}")
+        return TagPlan(
+            changelog_entry=f"{ctx.config.package} ({release.version}) {release.distribution}",
+            changes=tuple(line.strip() for line in release.changelog_text.splitlines()),
+            author=release.author,
+            date=release.moment.isoformat(),
+            commit_message=f"Release {release.version}\n\n{release.changelog_text}\n\n{RELEASE_TRAILER}: {release.version}\n",
+            tag=release.tag,
+        )
 
-    def skip(self, ctx: Context, plan: ReleasePlan) -> str | None:
-        return f"HEAD is already the release commit of {plan.tag}" if plan.resume else None
-
-    def run(self, ctx: Context, plan: ReleasePlan) -> None:
+    def run(self, ctx: Context, release: ReleasePlan, plan: TagPlan, made: Products) -> Products:
         path = ctx.root / "debian" / "changelog"
         text = changelog.render_entry(
             changelog.read(path),
             package=ctx.config.package,
-            version=str(plan.version),
-            distribution=plan.distribution,
-            subjects=list(plan.subjects),
+            version=str(release.version),
+            distribution=release.distribution,
+            subjects=list(release.subjects),
             author=plan.author,
-            moment=plan.moment,
+            moment=release.moment,
         )
         path.write_text(text, encoding="utf-8")
-        date = plan.moment.isoformat()
-        env = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
-        message = f"Release {plan.version}\n\n{plan.changelog_text}\n\n{RELEASE_TRAILER}: {plan.version}\n"
+        env = {"GIT_AUTHOR_DATE": plan.date, "GIT_COMMITTER_DATE": plan.date}
         ctx.git("add", "debian/changelog", mutates=True)
-        ctx.git("commit", "--quiet", "--no-verify", "-m", message, mutates=True, env=env)
-        ctx.git("tag", "-a", plan.tag, "-m", f"Release {plan.version}", mutates=True, env=env)
+        ctx.git("commit", "--quiet", "--no-verify", "-m", plan.commit_message, mutates=True, env=env)
+        ctx.git("tag", "-a", plan.tag, "-m", f"Release {release.version}", mutates=True, env=env)
+        return made

@@ -10,15 +10,17 @@ checks that cannot fail a virtualenv package are left out, see
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from debian.debfile import DebFile
 
 from ..context import Context, ReleasePlan
+from ..decisions import lost_race
 from ..errors import BuildError, ConflictError, PushRejectedError
-from ..planning import remote_state
-from .publish_apt import published_entry
-from .publish_index import missing_files
+from ..manifest import Artifact
+from ..products import Export, Products
+from ..targets import CONFLICT
 
 
 #: lintian checks left out (``-X``): they cost seconds on a large virtualenv and
@@ -59,59 +61,69 @@ def build_path_leaks(deb: Path, paths: list[str]) -> list[str]:
     return leaks
 
 
+@dataclass(frozen=True)
+class VerifyPlan:
+    """The checks on the built artifacts, before the push (each command is
+    given the artifacts' paths by the run).
+
+    :ivar targets: the targets whose state is read for a file of the same
+        name with another sha256.
+    """
+
+    package: str
+    version: str
+    twine_check_command: tuple[str, ...]
+    lintian_command: tuple[str, ...]
+    targets: tuple[str, ...]
+
+
 class Verify:
     name = "verify artifacts"
 
-    def describe(self, ctx: Context, plan: ReleasePlan) -> list[str]:
-        return [
-            "twine check --strict on the sdist and wheel",
-            "lintian on the .deb: no errors",
-            "versions agree; no build path in the .deb",
-            "the index and the apt repository hold no other file under these names",
-        ]
+    def plan(self, ctx: Context, release: ReleasePlan) -> VerifyPlan:
+        return VerifyPlan(
+            package=ctx.config.package,
+            version=str(release.version),
+            twine_check_command=(sys.executable, "-m", "twine", "check", "--strict"),
+            lintian_command=("lintian", "--fail-on", "error", "--tag-display-limit", "0", "-X", ",".join(LINTIAN_SKIPPED_CHECKS)),
+            targets=tuple(t.name for t in ctx.targets.all if t.kinds),
+        )
 
-    def skip(self, ctx: Context, plan: ReleasePlan) -> str | None:
-        return None
-
-    def run(self, ctx: Context, plan: ReleasePlan) -> None:
-        deb = ctx.artifacts["deb"]
+    def run(self, ctx: Context, release: ReleasePlan, plan: VerifyPlan, made: Products) -> Products:
+        deb = made.artifact("deb").path
         control = DebFile(str(deb)).debcontrol()
-        if control["Version"] != str(plan.version) or control["Package"] != ctx.config.package:
+        if control["Version"] != plan.version or control["Package"] != plan.package:
             raise BuildError(
-                f"{deb.name} is {control['Package']} {control['Version']}, expected {ctx.config.package} {plan.version}",
+                f"{deb.name} is {control['Package']} {control['Version']}, expected {plan.package} {plan.version}",
                 "the top entry of debian/changelog must be the release's",
             )
-        package = ctx.config.package
+        package = plan.package
         if not any((ctx.root / "debian" / name).exists() for name in (f"{package}.postinst", "postinst")):
             ctx.ui.line(
                 f"    warning: debian/{package}.postinst is missing: servers will run the virtualenv without byte "
                 f"code (hoist ships none); `hoist init --force` writes it and its prerm", style="yellow")
-        leaks = build_path_leaks(deb, [str(ctx.build_dir), str(ctx.root)])
+        build_dir = made.get(Export).path.parent
+        leaks = build_path_leaks(deb, [str(build_dir), str(ctx.root)])
         if leaks:
             raise BuildError(
-                f"{deb.name} contains the build directory's path ({ctx.build_dir} or {ctx.root}) "
+                f"{deb.name} contains the build directory's path ({build_dir} or {ctx.root}) "
                 f"in: {', '.join(leaks[:10])}",
                 "the package would differ when built elsewhere; debian/rules must run $(HOIST_FIXUP) "
                 "after dh_virtualenv (run hoist init --force to get the current rules)",
             )
-        ctx.runner.run(
-            [sys.executable, "-m", "twine", "check", "--strict", str(ctx.artifacts["sdist"]), str(ctx.artifacts["wheel"])]
-        )
-        result = ctx.runner.run(
-            ["lintian", "--fail-on", "error", "--tag-display-limit", "0",
-             "-X", ",".join(LINTIAN_SKIPPED_CHECKS), str(deb)],
-            check=False,
-        )
+        ctx.runner.run([*plan.twine_check_command, str(made.artifact("sdist").path), str(made.artifact("wheel").path)])
+        result = ctx.runner.run([*plan.lintian_command, str(deb)], check=False)
         if not result.ok:
             errors = [line for line in result.stdout.splitlines() if line.startswith("E:")]
             raise BuildError(
                 f"lintian found {len(errors)} error(s) in {deb.name}:\n  " + "\n  ".join(errors[:20]),
-                f"fix them, or override the ones inherent to a virtualenv in debian/{ctx.config.package}.lintian-overrides, each with a comment",
+                f"fix them, or override the ones inherent to a virtualenv in debian/{package}.lintian-overrides, each with a comment",
             )
-        check_targets(ctx, plan)
+        check_targets(ctx, release, made.artifacts, plan.targets)
+        return made
 
 
-def check_targets(ctx: Context, plan: ReleasePlan) -> None:
+def check_targets(ctx: Context, release: ReleasePlan, artifacts: tuple[Artifact, ...], names: tuple[str, ...]) -> None:
     """The targets hold no other file under the names of this release's artifacts.
 
     Checked before the push, so that such a conflict claims no version; the
@@ -122,18 +134,13 @@ def check_targets(ctx: Context, plan: ReleasePlan) -> None:
     :raises ConflictError: a target holds a file of the same name with another
         sha256 (both hashes are named).
     """
-    try:
-        _check_targets(ctx, plan)
-    except ConflictError as exc:
-        claimed = remote_state(ctx).tags.get(plan.tag)
-        if claimed is not None and claimed != ctx.git.head():
-            raise PushRejectedError(f"another run claimed {plan.tag} and published it", exc.message) from None
-        raise
-
-
-def _check_targets(ctx: Context, plan: ReleasePlan) -> None:
-    if ctx.targets.pypi is not None:
-        missing_files(ctx.targets.pypi.index_url, ctx.config.name, [ctx.artifacts["sdist"], ctx.artifacts["wheel"]])
-    apt = ctx.apt_target()
-    if apt is not None:
-        published_entry(ctx, apt, plan, ctx.artifacts["deb"])
+    head = ctx.git.head()
+    for target in ctx.targets.all:
+        if target.name not in names:
+            continue
+        state = target.state(release.ref(head), artifacts)
+        if state.state != CONFLICT:
+            continue
+        if lost_race(ctx.targets.git.refs().tags.get(release.tag), head):
+            raise PushRejectedError(f"another run claimed {release.tag} and published it", state.detail)
+        raise ConflictError(state.detail, "a published file is never overwritten: release a new version")

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
@@ -25,6 +26,7 @@ from packaging.utils import parse_wheel_filename
 from ..context import Context, ReleasePlan
 from ..errors import BuildError
 from ..manifest import sha256_file
+from ..products import Export, Products, Wheelhouse
 
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
 
@@ -66,40 +68,57 @@ def verify(house: Path, hashes: dict[str, str]) -> None:
             )
 
 
-class Wheelhouse:
+@dataclass(frozen=True)
+class WheelhousePlan:
+    """Collect the wheels of *lock* (cached by its sha256 under *cache*), or,
+    with no lock, of the wheel's own requirements, with *command* (the run
+    adds the wheel directory and the lock or the wheel)."""
+
+    lock: str | None
+    lock_sha256: str | None
+    cache: str | None
+    command: tuple[str, ...]
+
+
+class CollectWheelhouse:
     name = "collect the wheelhouse"
 
-    def describe(self, ctx: Context, plan: ReleasePlan) -> list[str]:
-        if ctx.config.lock:
-            return [f"pip wheel --require-hashes -r {ctx.config.lock}, cached by the lock's sha256; the .deb build is offline"]
-        return ["pip wheel of the wheel's requirements from the configured index; the .deb build is offline"]
+    def plan(self, ctx: Context, release: ReleasePlan) -> WheelhousePlan:
+        lock = ctx.config.lock
+        if lock is None:
+            return WheelhousePlan(None, None, None, (*PIP, "wheel", "--quiet"))
+        # The lock is committed: the release's tag holds the same file as HEAD.
+        path = ctx.root / lock
+        digest = sha256_file(path) if path.is_file() else None
+        cache = str(cache_home() / "wheelhouses" / digest[:32]) if digest else None
+        return WheelhousePlan(lock, digest, cache,
+                              (*PIP, "wheel", "--quiet", "--require-hashes", "--no-deps"))
 
-    def skip(self, ctx: Context, plan: ReleasePlan) -> str | None:
-        return None
-
-    def run(self, ctx: Context, plan: ReleasePlan) -> None:
-        assert ctx.build_dir is not None
-        app = ctx.artifacts["wheel"].resolve()
-        if ctx.config.lock:
-            lock = ctx.source / ctx.config.lock
+    def run(self, ctx: Context, release: ReleasePlan, plan: WheelhousePlan, made: Products) -> Products:
+        assert ctx.work is not None
+        export = made.get(Export)
+        app = made.artifact("wheel").path.resolve()
+        if plan.lock:
+            lock = export.path / plan.lock
             if not lock.is_file():
                 raise BuildError(
-                    f"the lock file {ctx.config.lock} named in [tool.hoist] is not in {plan.tag}",
+                    f"the lock file {plan.lock} named in [tool.hoist] is not in {release.tag}",
                     "commit it (hoist lock writes one), or remove tool.hoist.lock",
                 )
-            house = self._locked(ctx, lock)
+            house = self._locked(ctx, plan, lock)
             hashes = json.loads((house / RECORD).read_text())
             verify(house, hashes)
         else:
-            house = ctx.build_dir / "wheelhouse"
-            ctx.runner.run([*PIP, "wheel", "--quiet", "--wheel-dir", str(house), str(app)], stream=True)
+            house = ctx.work / "wheelhouse"
+            ctx.runner.run([*plan.command, "--wheel-dir", str(house), str(app)], stream=True)
             app_name = parse_wheel_filename(app.name)[0]
             hashes = {w.name: sha256_file(w) for w in house.glob("*.whl") if parse_wheel_filename(w.name)[0] != app_name}
-        (ctx.build_dir / "requirements.txt").write_text(pinned_requirements(hashes, app), encoding="utf-8")
-        ctx.wheelhouse = house
+        requirements = ctx.work / "requirements.txt"
+        requirements.write_text(pinned_requirements(hashes, app), encoding="utf-8")
+        return made.add(Wheelhouse(house, requirements))
 
     @staticmethod
-    def _locked(ctx: Context, lock: Path) -> Path:
+    def _locked(ctx: Context, plan: WheelhousePlan, lock: Path) -> Path:
         """The cached wheelhouse of *lock*, filled by pip on first use."""
         key = hashlib.sha256(lock.read_bytes()).hexdigest()[:32]
         cached = cache_home() / "wheelhouses" / key
@@ -108,10 +127,7 @@ class Wheelhouse:
             return cached
         partial = cached.with_name(f"{key}.{os.getpid()}.partial")
         shutil.rmtree(partial, ignore_errors=True)
-        ctx.runner.run(
-            [*PIP, "wheel", "--quiet", "--require-hashes", "--no-deps", "--wheel-dir", str(partial), "-r", str(lock)],
-            stream=True,
-        )
+        ctx.runner.run([*plan.command, "--wheel-dir", str(partial), "-r", str(lock)], stream=True)
         record = {w.name: sha256_file(w) for w in sorted(partial.glob("*.whl"))}
         (partial / RECORD).write_text(json.dumps(record, indent=1) + "\n")
         try:

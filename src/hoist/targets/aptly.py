@@ -22,16 +22,16 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from debian.deb822 import Packages, Release
 
-from .config import AptTarget
-from .errors import ConfigError, ConflictError, PreflightError, PublishError
-from .locks import file_lock
-from .runner import Result, Runner
+from ..config import AptTarget
+from ..errors import ConfigError, ConflictError, PreflightError, PublishError
+from ..flock import file_lock
+from ..runner import Result, Runner
 
 #: How many times aptly tries to open a database that another aptly process
 #: holds, sleeping a few seconds between tries (aptly's ``-db-open-attempts``):
@@ -143,16 +143,18 @@ class Aptly:
             ) from None
         return Path(config.get("rootDir") or "~/.aptly").expanduser()
 
-    def lock(self, timeout: float = PUBLISH_LOCK_TIMEOUT) -> contextlib.AbstractContextManager[None]:
+    def lock(self, timeout: float = PUBLISH_LOCK_TIMEOUT,
+             on_wait: Callable[[Path], None] | None = None) -> contextlib.AbstractContextManager[None]:
         """An exclusive lock on this repository's add, snapshot and publish.
 
         Held across the three commands, it keeps two releases from interleaving
         them: without it, a run that took its snapshot before another release
         published could switch the publication back to its older snapshot.
 
+        :param on_wait: called when another release holds it (see :func:`hoist.flock.file_lock`).
         :raises PublishError: another release held it for *timeout* seconds.
         """
-        return file_lock(self.root_dir() / "hoist-publish.lock", timeout)
+        return file_lock(self.root_dir() / "hoist-publish.lock", timeout, on_wait)
 
     def check_signing(self) -> None:
         """Sign an empty text with the key and passphrase aptly will use.

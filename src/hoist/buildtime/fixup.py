@@ -3,7 +3,7 @@
 Run by ``debian/rules`` right after ``dh_virtualenv`` (hoist passes the
 command as ``HOIST_FIXUP``)::
 
-    python -m hoist.fixup <package staging dir> <install root>
+    python -m hoist.buildtime.fixup <package staging dir> <install root>
 
 A virtualenv built in ``debian/<package>/opt/<name>`` records that path in
 several places; the same tag built in another directory would then give
@@ -137,12 +137,12 @@ def remove_byte_code(venv: Path) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m hoist.fixup <package staging dir> <install root>", file=sys.stderr)
+        print("usage: python -m hoist.buildtime.fixup <package staging dir> <install root>", file=sys.stderr)
         return 2
     staging = Path(argv[0]).resolve()
     venv = staging / argv[1].lstrip("/")
     if not (venv / "pyvenv.cfg").exists():
-        print(f"hoist.fixup: no virtualenv at {venv}", file=sys.stderr)
+        print(f"hoist.buildtime.fixup: no virtualenv at {venv}", file=sys.stderr)
         return 1
     fix_pyvenv_cfg(venv)
     remove_byte_code(venv)

@@ -17,12 +17,12 @@ from importlib.resources import files
 from pathlib import Path
 from string import Template
 
-from . import changelog
-from .config import TAG_VERSION_BACKENDS, debian_package_name, host_codename, read_pyproject, version_backend
-from .errors import ConfigError
-from .git import Git
+from .. import changelog
+from ..config import TAG_VERSION_BACKENDS, debian_package_name, host_codename, read_pyproject, version_backend
+from ..errors import ConfigError
+from ..git import Git
 from .lock import DEFAULT_LOCK
-from .runner import Runner
+from ..runner import Runner
 
 
 class _Template(Template):

@@ -24,8 +24,8 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from .errors import PublishError
-from .manifest import sha256_file
+from ..errors import PublishError
+from ..manifest import sha256_file
 
 PEP691_JSON = "application/vnd.pypi.simple.v1+json"
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from uv import find_uv_bin
 
-from . import pipconfig
-from .preflight import SYSTEM_PYTHON
-from .runner import Runner
+from .. import pipconfig
+from ..preflight import SYSTEM_PYTHON
+from ..runner import Runner
 
 #: The lock file's name when ``[tool.hoist] lock`` names none.
 DEFAULT_LOCK = "requirements.lock"

@@ -1,20 +1,23 @@
-"""Local targets: a whole release pipeline on one machine, set up by hoist.
+"""Local targets: the factory that provisions the three kinds on this machine.
 
 With no target in ``[tool.hoist]`` (or ``--local``), hoist publishes into one
-state directory per user and project, shared by every clone of that project:
+state directory per user and project, shared by every clone of that project,
+through the same classes as configured targets:
 
 ``$HOIST_HOME/<project>/``
-    ``remote.git``     a bare git repository, the git target
-    ``index/``         the files of a PyPI index, served by pypiserver on
-                       127.0.0.1 for the upload, and readable by
-                       ``pip --find-links``
-    ``aptly/``         aptly's root and configuration
-    ``apt/``           the published apt repository (``file://`` for apt)
+    ``remote.git``     a bare git repository: a :class:`~hoist.targets.git.GitRemote`
+    ``index/``         the files of a PyPI index: a :class:`~hoist.targets.pypi.PyPIIndex`
+                       that uploads to pypiserver on 127.0.0.1, run for the
+                       upload, and that ``pip --find-links`` reads
+    ``aptly/``         aptly's root and configuration, and
+    ``apt/``           the published apt repository (``file://`` for apt):
+                       an :class:`~hoist.targets.apt.AptRepository`
     ``gnupg/``         the key that signs it, generated once
     ``<project>-archive-keyring.gpg``  its public key, for ``signed-by``
 
 ``$HOIST_HOME`` defaults to ``$XDG_DATA_HOME/hoist`` or ``~/.local/share/hoist``
-(XDG Base Directory Specification).
+(XDG Base Directory Specification).  Nothing outside this module knows
+whether a target is local.
 """
 
 from __future__ import annotations
@@ -32,10 +35,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import AptTarget, GitTarget, PyPITarget
-from .errors import PublishError
-from .locks import file_lock
-from .runner import Runner
+from ..config import AptTarget
+from ..errors import PublishError
+from ..flock import file_lock
+from ..runner import Runner
+from .apt import AptRepository
+from .base import Env, Targets
+from .git import GitRemote
+from .pypi import PyPIIndex
 
 #: Seconds to wait for pypiserver to accept connections.
 SERVER_START_TIMEOUT = 30.0
@@ -196,13 +203,11 @@ class LocalTargets:
         self._gpg("--yes", "--output", str(tmp), "--export", self.fingerprint(), mutates=True)
         os.replace(tmp, self.public_key)
 
-    def git(self) -> GitTarget:
-        return GitTarget(remote=str(self.git_remote))
-
-    def pypi(self) -> PyPITarget:
-        """The local index: its directory; the upload URL exists only while
-        :func:`serve_index` runs."""
-        return PyPITarget(upload_url="", index_url=str(self.index_dir))
+    @contextlib.contextmanager
+    def upload_endpoint(self) -> Iterator[str]:
+        """pypiserver on 127.0.0.1 for the index directory, for one upload at a time."""
+        with self.lock("index"), serve_index(self.index_dir, self.root / "pypiserver.log") as url:
+            yield url + "/"
 
     def apt(self) -> AptTarget:
         return AptTarget(
@@ -214,3 +219,15 @@ class LocalTargets:
             public_key=str(self.public_key),
             gnupghome=str(self.gnupghome),
         )
+
+
+def local_targets(env: Env) -> Targets:
+    """The local targets of *env*'s project, created on first use (a bare git
+    remote, the index directory, an aptly root and its signing key).
+
+    :raises CommandError: git or gpg failed to set them up.
+    """
+    local = LocalTargets(env.runner, env.config.package)
+    local.ensure()
+    index = PyPIIndex("", str(local.index_dir), env, ("hoist", "local"), endpoint=local.upload_endpoint)
+    return Targets(GitRemote(str(local.git_remote), env), (index, AptRepository(local.apt(), env)))

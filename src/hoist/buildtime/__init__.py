@@ -1,0 +1,9 @@
+"""What runs inside ``debian/rules`` while dpkg-buildpackage builds the .deb.
+
+Not part of the library that plans and publishes releases: these modules are
+handed to the build through ``HOIST_*`` variables (see :mod:`hoist.steps.deb`)
+and run as their own processes, in the build's environment.
+
+- :mod:`hoist.buildtime.pip_uv`: the installer dh-virtualenv calls, uv behind pip's options;
+- :mod:`hoist.buildtime.fixup`: makes the staged virtualenv independent of the build path.
+"""

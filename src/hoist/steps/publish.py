@@ -1,0 +1,32 @@
+"""Publish the release to one target: the pipeline has one such step per target.
+
+The step is the target's own plan and publish (:mod:`hoist.targets.base`):
+the git remote's atomic push first, which claims the version, then every
+other target, each of which uploads only what it lacks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..context import Context, ReleasePlan
+from ..products import Products
+from ..targets import Target
+
+
+class Publish:
+    """Publish to *target*.
+
+    :param target: one of the release's targets.
+    """
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.name = getattr(target, "title", "") or f"publish to {target.name}"
+
+    def plan(self, ctx: Context, release: ReleasePlan) -> Any:
+        return self.target.plan(release.ref(None))
+
+    def run(self, ctx: Context, release: ReleasePlan, plan: Any, made: Products) -> Products:
+        self.target.publish(plan, made.artifacts)
+        return made

@@ -1,0 +1,173 @@
+"""An apt repository kept with aptly on this machine, signed with gpg.
+
+Publishing adds the .deb to an aptly local repository, snapshots it
+(``<repo>-<version>``) and publishes the snapshot, or switches the
+distribution to it (aptly docs, "publish switch"), under one lock so that two
+releases never interleave (:mod:`hoist.targets.aptly`).  The repository
+holds a release only as apt sees it: its ``Packages`` index lists the .deb
+with its sha256 and is vouched for by an ``InRelease`` that verifies with the
+repository's public key; the pool file has that sha256 too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import AptTarget
+from ..errors import ConflictError
+from ..manifest import Artifact
+from ..preflight import check_tool
+from .aptly import Aptly, Publication, read_publication
+from .base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, TargetState
+
+
+def deb_architecture(filename: str) -> str:
+    """The architecture part of a ``name_version_arch.deb`` file name."""
+    return filename.rsplit("_", 1)[1].removesuffix(".deb")
+
+
+def url_sha256(url: str) -> str:
+    """The sha256 of the file at *url* (``file://``, ``http(s)://``, or a path)."""
+    if "://" not in url:
+        url = Path(url).resolve().as_uri()
+    digest = hashlib.sha256()
+    with urllib.request.urlopen(url, timeout=60) as response:
+        for block in iter(lambda: response.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def conflict_message(filename: str, theirs: str, ours: str) -> str:
+    return f"the apt repository already publishes {filename} with sha256 {theirs}, but this build's is {ours}"
+
+
+@dataclass(frozen=True)
+class AptPublishPlan:
+    """aptly: add the .deb to *repo*, snapshot it as *snapshot*, publish
+    *distribution*/*component* at *endpoint*, signed with *gpg_key*."""
+
+    repo: str
+    snapshot: str
+    distribution: str
+    component: str
+    endpoint: str
+    url: str
+    gpg_key: str
+
+
+class AptRepository(Target):
+    """An aptly repository and its signed publication.
+
+    :param settings: the ``[tool.hoist.apt]`` settings.
+    :param env: the project's tools; the distribution and component come
+        from its configuration.
+    """
+
+    name = "apt"
+    title = "publish to the apt repository"
+    kinds = ("deb",)
+
+    def __init__(self, settings: AptTarget, env: Env) -> None:
+        self.settings = settings
+        self.env = env
+
+    @classmethod
+    def from_settings(cls, settings: AptTarget, env: Env) -> AptRepository:
+        return cls(settings, env)
+
+    def _aptly(self, release: ReleaseRef) -> Aptly:
+        return Aptly(self.env.runner, self.settings, release.distribution, release.component,
+                     self.env.secrets.gpg_passphrase)
+
+    def _publication(self, release: ReleaseRef, architecture: str) -> Publication:
+        return read_publication(self.env.runner, self.settings.url, release.distribution, release.component,
+                                architecture, self.settings.public_key)
+
+    def _architecture(self, artifacts: Sequence[Artifact]) -> str:
+        deb = next((a for a in artifacts if a.kind == "deb"), None)
+        if deb is not None:
+            return deb_architecture(deb.filename)
+        return self.env.runner.run(["dpkg", "--print-architecture"]).stdout.strip()
+
+    def plan(self, release: ReleaseRef) -> AptPublishPlan:
+        s = self.settings
+        return AptPublishPlan(s.repo, f"{s.repo}-{release.version}", release.distribution, release.component,
+                              s.endpoint, s.url, s.gpg_key or "(the GnuPG home's default key)")
+
+    def check(self, release: ReleaseRef) -> None:
+        """The signing key signs, with ``HOIST_GPG_PASSPHRASE`` (before anything changes).
+
+        :raises ToolMissingError: aptly or gpgv is not installed.
+        :raises PreflightError: the key cannot sign; the message names it.
+        """
+        check_tool("aptly", "aptly")
+        check_tool("gpgv", "gpgv")
+        self._aptly(release).check_signing()
+
+    def state(self, release: ReleaseRef, artifacts: Sequence[Artifact] = ()) -> TargetState:
+        package = self.env.config.package
+        publication = self._publication(release, self._architecture(artifacts))
+        deb = next((a for a in artifacts if a.kind == "deb"), None)
+        facts = {"url": self.settings.url, "distribution": release.distribution, "component": release.component,
+                 "public_key": self.settings.public_key, "signed": publication.signed}
+        if deb is not None:
+            entry = publication.packages.get(deb.filename)
+        else:
+            entry = next((p for p in publication.packages.values()
+                          if p["Package"] == package and p["Version"] == release.version), None)
+        if entry is None:
+            return TargetState(self.name, MISSING, f"{package} {release.version} not in {release.distribution}", facts)
+        filename = Path(entry["Filename"]).name
+        if deb is not None and entry["SHA256"] != deb.sha256:
+            return TargetState(self.name, CONFLICT, conflict_message(filename, entry["SHA256"], deb.sha256), facts)
+        if not publication.signed:
+            return TargetState(self.name, MISSING, f"apt would refuse it: {publication.problem}", facts)
+        if deb is not None:
+            pool = url_sha256(f"{self.settings.url.rstrip('/')}/{entry['Filename']}")
+            if pool != deb.sha256:
+                return TargetState(self.name, CONFLICT, f"the pool file {entry['Filename']} has sha256 {pool}, "
+                                   f"but the index and this build say {deb.sha256}", facts)
+        return TargetState(self.name, PUBLISHED, filename, facts)
+
+    def publish(self, plan: AptPublishPlan, artifacts: Sequence[Artifact]) -> None:
+        """Add, snapshot and publish under the repository's lock; skip a .deb
+        already published, signed, with the same sha256; publish again a
+        publication that apt would refuse (a first publish stopped before signing).
+
+        :raises ConflictError: the publication lists another file under the .deb's name.
+        """
+        deb = next(a for a in artifacts if a.kind == "deb")
+        release = ReleaseRef(deb.filename.split("_")[1], "", None, plan.distribution, plan.component)
+        aptly = self._aptly(release)
+        ui = self.env.ui
+        with aptly.lock(on_wait=lambda path: ui.line(f"    waiting for another release's apt publish ({path})")):
+            publication = self._publication(release, deb_architecture(deb.filename))
+            entry = publication.packages.get(deb.filename)
+            if entry is not None:
+                if entry["SHA256"] != deb.sha256:
+                    raise ConflictError(conflict_message(deb.filename, entry["SHA256"], deb.sha256),
+                                        "a published package is never overwritten: release a new version")
+                if publication.signed:
+                    ui.line(f"    {plan.distribution} already publishes {deb.filename} (same sha256)")
+                    return
+                ui.line(f"    {plan.distribution} lists {deb.filename} but apt would refuse it "
+                        f"({publication.problem}): publishing again")
+            aptly.ensure_repo()
+            if not aptly.package_keys(self.env.config.package, release.version):
+                aptly.add(deb.path)
+            aptly.publish(aptly.snapshot(release.version))
+
+    def usage(self, release: ReleaseRef) -> list[str]:
+        key = Path(self.settings.public_key)
+        package = self.env.config.package
+        return [
+            "apt: on a Debian server, as root:",
+            f"  install -D -m 644 {key} /etc/apt/keyrings/{key.name}",
+            f"  echo 'deb [signed-by=/etc/apt/keyrings/{key.name}] {self.settings.url} "
+            f"{release.distribution} {release.component}' > /etc/apt/sources.list.d/{package}.list",
+            f"  apt-get update && apt-get install {package}",
+        ]

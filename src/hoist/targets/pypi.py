@@ -1,0 +1,202 @@
+"""A PyPI-compatible index: twine uploads, the simple API reads back.
+
+The index is read first (PEP 691 JSON, else PEP 503 HTML; see
+:mod:`hoist.targets.simple`): a file already there with the same sha256 is
+skipped, one with another sha256 is a conflict, never an overwrite (twine's
+``--skip-existing`` works only with PyPI itself).  Transient failures (5xx,
+dropped connections) are retried with exponential back-off, reading the
+index again before each attempt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.version import Version
+
+from ..config import PyPITarget
+from ..errors import ConflictError, PublishError
+from ..manifest import Artifact, sha256_file, version_of
+from . import simple
+from .base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, TargetState
+
+#: Upload attempts after transient failures, and the first back-off in seconds
+#: (doubled after each attempt).
+UPLOAD_ATTEMPTS = 5
+BACKOFF = 1.0
+
+#: What a failed upload says and what the user should do, by HTTP status.
+ADVICE = {
+    401: "the index refused the credentials: set HOIST_PYPI_USERNAME and HOIST_PYPI_PASSWORD "
+         "(for an API token, the username is __token__)",
+    403: "the credentials may not upload this project: check the account's rights on the index",
+    413: "the file is larger than the index accepts: ask the index's administrators to raise the limit",
+}
+
+_TRANSIENT = re.compile(
+    r"Connection (aborted|reset|refused)|RemoteDisconnected|timed out|Max retries exceeded|"
+    r"BrokenPipe|IncompleteRead|ChunkedEncodingError|ProtocolError",
+    re.IGNORECASE,
+)
+
+
+def classify(output: str) -> tuple[int | None, bool]:
+    """(HTTP status or None, transient?) of a failed ``twine upload``'s output."""
+    match = re.search(r"HTTPError: (\d{3})", output)
+    status = int(match.group(1)) if match else None
+    transient = (status is not None and status >= 500) or (status is None and bool(_TRANSIENT.search(output)))
+    return status, transient
+
+
+def conflict_message(filename: str, theirs: str, ours: str) -> str:
+    return f"the index already has {filename} with sha256 {theirs}, but this build's is {ours}"
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    """``twine upload`` of *files* to *upload_url*, of those the index at *index_url* lacks."""
+
+    upload_url: str
+    index_url: str
+    files: tuple[str, ...]
+
+
+class PyPIIndex(Target):
+    """A PyPI-compatible index.
+
+    :param upload_url: where twine uploads, as shown to people.
+    :param index_url: the simple index (``.../simple/``) or a directory of files.
+    :param credentials: twine's (username, password).
+    :param endpoint: opens the upload URL for the time of an upload (a server
+        started for it, a lock) and yields it; by default *upload_url* as it is.
+    """
+
+    name = "pypi"
+    title = "publish to the PyPI index"
+    kinds = ("sdist", "wheel")
+
+    def __init__(
+        self,
+        upload_url: str,
+        index_url: str,
+        env: Env,
+        credentials: tuple[str, str] = ("__token__", ""),
+        endpoint: Callable[[], AbstractContextManager[str]] | None = None,
+    ) -> None:
+        self.upload_url = upload_url
+        self.index_url = index_url
+        self.env = env
+        self.credentials = credentials
+        self.endpoint = endpoint or (lambda: contextlib.nullcontext(upload_url))
+
+    @classmethod
+    def from_settings(cls, settings: PyPITarget, env: Env) -> PyPIIndex:
+        secrets = env.secrets
+        return cls(settings.upload_url, settings.index_url, env,
+                   (secrets.pypi_username or "__token__", secrets.pypi_password or ""))
+
+    def _held(self, version: str) -> dict[str, str]:
+        """``{filename: sha256}`` of the project's files of *version* on the index."""
+        held = simple.project_files(self.index_url, self.env.config.name)
+        return {name: sha for name, sha in held.items() if version_of(name) == Version(version)}
+
+    def plan(self, release: ReleaseRef) -> UploadPlan:
+        name = self.env.config.name.replace("-", "_")
+        return UploadPlan(self.upload_url or "pypiserver on 127.0.0.1, run for the upload", self.index_url,
+                          (f"{name}-{release.version}.tar.gz", f"{name}-{release.version}-*.whl"))
+
+    def check(self, release: ReleaseRef) -> None:
+        simple.project_files(self.index_url, self.env.config.name)
+
+    def state(self, release: ReleaseRef, artifacts: Sequence[Artifact] = ()) -> TargetState:
+        held = self._held(release.version)
+        ours = {a.filename: a.sha256 for a in artifacts if a.kind in self.kinds}
+        facts = {"upload_url": self.upload_url or None, "index": self.index_url, "files": held}
+        for filename, sha in ours.items():
+            if held.get(filename) and held[filename] != sha:
+                return TargetState(self.name, CONFLICT, conflict_message(filename, held[filename], sha), facts)
+        if ours:
+            complete = all(name in held for name in ours)
+        else:
+            complete = any(n.endswith(".whl") for n in held) and any(not n.endswith(".whl") for n in held)
+        return TargetState(self.name, PUBLISHED if complete else MISSING, ", ".join(sorted(held)) or "no files", facts)
+
+    def missing(self, files: Sequence[Path]) -> list[Path]:
+        """The *files* the index does not hold yet.
+
+        :raises ConflictError: the index holds a file of the same name with
+            another sha256 (both hashes are named).
+        """
+        present = simple.project_files(self.index_url, self.env.config.name)
+        missing = []
+        for path in files:
+            theirs = present.get(path.name)
+            if theirs is None:
+                missing.append(path)
+            elif theirs and theirs != (ours := sha256_file(path)):
+                raise ConflictError(conflict_message(path.name, theirs, ours),
+                                    "a published file is never overwritten: release a new version")
+        return missing
+
+    def publish(self, plan: UploadPlan, artifacts: Sequence[Artifact]) -> None:
+        files = [a.path for a in artifacts if a.kind in self.kinds]
+        with self.endpoint() as url:
+            self._upload(url, files)
+
+    def _upload(self, url: str, files: list[Path]) -> None:
+        """Upload what the index lacks; after a transient failure, read the index
+        again and retry with exponential back-off.
+
+        :raises PublishError: a 4xx answer (with advice), or transient failures
+            past :data:`UPLOAD_ATTEMPTS`.
+        """
+        ui, runner = self.env.ui, self.env.runner
+        username, password = self.credentials
+        delay = BACKOFF
+        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+            todo = self.missing(files)
+            if not todo:
+                if attempt == 1:
+                    ui.line("    the index has both files already (same sha256)")
+                return
+            result = runner.run(
+                [sys.executable, "-m", "twine", "upload", "--non-interactive", "--disable-progress-bar",
+                 "--repository-url", url, *map(str, todo)],
+                env={"TWINE_USERNAME": username, "TWINE_PASSWORD": password},
+                mutates=True,
+                check=False,
+            )
+            if result.ok:
+                continue  # read back on the next turn
+            output = result.stdout + result.stderr
+            status, transient = classify(output)
+            if status in (400, 409) and "exist" in output.lower():
+                continue  # another run uploaded it meanwhile: the next read compares hashes
+            if "RedirectDetected" in output or (status is not None and 300 <= status < 400):
+                raise PublishError(f"the upload URL {url} redirects", "set tool.hoist.pypi.upload_url to the URL it redirects to")
+            if not transient:
+                reason = output.strip().splitlines()[-1] if output.strip() else f"exit status {result.returncode}"
+                raise PublishError(f"the index refused the upload: {runner.redact(reason)}",
+                                   ADVICE.get(status or 0, "read the index's answer above"))
+            if attempt == UPLOAD_ATTEMPTS:
+                break
+            ui.line(f"    upload failed ({'HTTP ' + str(status) if status else 'connection error'}); retrying in {delay:.0f} s")
+            time.sleep(delay)
+            delay *= 2
+        if not self.missing(files):
+            return
+        raise PublishError(
+            f"the upload to {url} kept failing after {UPLOAD_ATTEMPTS} attempts",
+            "the index is down or unreachable: run hoist release again later; it uploads only what is missing",
+        )
+
+    def usage(self, release: ReleaseRef) -> list[str]:
+        where = f"--find-links {self.index_url}" if "://" not in self.index_url else f"--index-url {self.index_url}"
+        return [f"index: pip install {where} {self.env.config.name}=={release.version}"]
