@@ -45,6 +45,8 @@ from hoist.secrets import GPG_PASSPHRASE_VARS, PYPI_PASSWORD_VARS, PYPI_USERNAME
 
 PACKAGE = "hoist-hello"
 RELEASE_BRANCH = "master"
+#: hoist's own release branch (its repository's default branch).
+HOIST_BRANCH = "main"
 
 #: The scripts the hook runs, in order: what the Jenkinsfile's `sh` steps must be.
 HOOK_SCRIPTS = ("ci/bootstrap", "ci/test", "ci/should-release", "ci/release")
@@ -452,7 +454,7 @@ def test_hoists_own_jenkinsfile_is_the_template_for_hoist() -> None:
         delimiter = "@"
 
     template = (REPO / "src" / "hoist" / "templates" / "Jenkinsfile").read_text()
-    assert Rendered(template).substitute(name="hoist", package="hoist", branch=RELEASE_BRANCH) == (REPO / "Jenkinsfile").read_text()
+    assert Rendered(template).substitute(name="hoist", package="hoist", branch=HOIST_BRANCH) == (REPO / "Jenkinsfile").read_text()
     assert sorted(p.name for p in (REPO / "src" / "hoist" / "templates" / "ci").iterdir()) == sorted(
         Path(s).name for s in HOOK_SCRIPTS
     )
@@ -491,9 +493,9 @@ def test_hoists_own_ci_scripts_run(tmp_path: Path) -> None:
     assert tested.returncode == 0, tested.stdout
     assert 'failures="0"' in (copy / "dist" / "junit.xml").read_text()
     asked = run_script(copy, "ci/should-release", **env)
-    assert (asked.returncode, asked.stdout.strip()) == (1, "no release: feature is not the release branch 'master': tests only")
+    assert (asked.returncode, asked.stdout.strip()) == (1, f"no release: feature is not the release branch {HOIST_BRANCH!r}: tests only")
     refused = run_script(copy, "ci/release", **env)
-    assert refused.returncode == 3 and "releases are made from 'master'" in refused.stdout, refused.stdout
+    assert refused.returncode == 3 and f"releases are made from {HOIST_BRANCH!r}" in refused.stdout, refused.stdout
     assert git(copy, "status", "--porcelain") == ""  # bootstrap and test leave the tree clean
 
 

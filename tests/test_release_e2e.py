@@ -178,11 +178,19 @@ def test_example_application(example_project, hoist_home: Path, tmp_path: Path, 
     assert f"OK hoist-hello {manifest['version']}" in out and f"OK hoist-hello {second['version']}" in out
 
 
+#: The third-party application of the end-to-end test, pinned by version and
+#: by the sha256 of its sdist (pip checks it: --require-hashes).
+PIP_TOOLS_VERSION = "7.6.2"
+PIP_TOOLS_SDIST_SHA256 = "04dbe0e25f3b60fbdeee17d0590dac7fe20039876aa410a946fc54dc926c09ba"
+
+
 def test_pip_tools_from_the_index(hoist_home: Path, tmp_path: Path, root_tarball: Path) -> None:
     """A real third-party application, fetched as an sdist: hoist init, hoist release, apt-get install."""
     download = tmp_path / "download"
-    run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-         "--no-deps", "--no-binary", ":all:", "pip-tools", "--dest", str(download)])
+    pinned = tmp_path / "pip-tools.txt"
+    pinned.write_text(f"pip-tools=={PIP_TOOLS_VERSION} --hash=sha256:{PIP_TOOLS_SDIST_SHA256}\n")
+    run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--require-hashes",
+         "--no-deps", "--no-binary", ":all:", "-r", str(pinned), "--dest", str(download)])
     (sdist,) = download.glob("pip_tools-*.tar.gz")
     with tarfile.open(sdist) as archive:
         # Debian 12's Python 3.11.2 predates extraction filters: check the names by hand.
@@ -213,7 +221,7 @@ def test_hoist_releases_itself(hoist_home: Path, tmp_path: Path, root_tarball: P
     """`invoke release` in a clone of hoist's own repository produces /opt/hoist, which installs and runs."""
     clone = tmp_path / "hoist"
     git(tmp_path, "clone", "--quiet", str(REPO), str(clone))
-    git(clone, "checkout", "--quiet", "-B", "master")
+    git(clone, "checkout", "--quiet", "-B", "main")  # hoist's own release branch
     git(clone, "config", "user.name", "Hoist Test")
     git(clone, "config", "user.email", "test@hoist.invalid")
     result = subprocess.run(
