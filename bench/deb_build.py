@@ -38,7 +38,7 @@ build alone (for (b)/(c): the Wheelhouse step plus the Deb step).
 It then measures how a warm build grows with the number of locked packages
 (locks of about 10, 30, 60 and 120 packages, ``bench/apps/scale``), and how
 long hoist's apt publication (``aptly repo add``, ``snapshot create``,
-``publish switch``, through :class:`hoist.aptly.Aptly`) takes with 1, 100 and
+``publish switch``, through :class:`hoist.targets.aptly.Aptly`) takes with 1, 100 and
 1,000 versions of a package in the repository.
 
 Everything is built under a temporary directory (removed unless ``--keep``);
@@ -75,9 +75,9 @@ def snapshot_hoist() -> Path:
     """Copy src/hoist to a temporary directory and use that copy everywhere.
 
     Others edit src/ while the benchmark runs; without a snapshot, the library
-    loaded here and the ``hoist`` and ``hoist.fixup`` processes started later
+    loaded here and the ``hoist`` and ``hoist.buildtime.fixup`` processes started later
     could be different versions.  PYTHONPATH carries the copy to every
-    subprocess (hoist release, dpkg-buildpackage's hoist.fixup).
+    subprocess (hoist release, dpkg-buildpackage's hoist.buildtime.fixup).
     """
     snap = Path(tempfile.mkdtemp(prefix="hoist-bench-src-"))
     shutil.copytree(REPO / "src" / "hoist", snap / "hoist", ignore=shutil.ignore_patterns("__pycache__"))
@@ -90,14 +90,15 @@ SNAPSHOT = snapshot_hoist() if __name__ == "__main__" else None
 
 # hoist is imported after the snapshot, so that it is the snapshot's.
 from hoist import changelog
-from hoist.aptly import Aptly
 from hoist.config import AptTarget, host_codename
 from hoist.context import Context, ReleasePlan
+from hoist.products import Export, Installed, Products
 from hoist.runner import Runner
 from hoist.session import open_project
 from hoist.steps.build import Build
 from hoist.steps.deb import Deb, installed_distributions
-from hoist.steps.wheelhouse import Wheelhouse
+from hoist.steps.wheelhouse import CollectWheelhouse
+from hoist.targets.aptly import Aptly
 from hoist.ui import UI
 from hoist.version import CalVer
 
@@ -181,11 +182,13 @@ class BenchUI(UI):
 
     def __init__(self, log: Log) -> None:
         self._devnull = open(os.devnull, "w")  # noqa: SIM115  (lives as long as the UI)
-        super().__init__(verbose=True, stream=self._devnull)
+        super().__init__(verbose=True, stream=self._devnull, out=self._devnull)
         self.log = log
 
     def line(self, text: str, style: str = "") -> None:
         self.log.write(text)
+
+    result = line
 
     def command(self, text: str) -> None:
         self.log.write(text)
@@ -357,13 +360,14 @@ class Project:
         return ReleasePlan(version, tag, True, commit, None, (), moment, AUTHOR,
                            self.ctx.config.distribution, self.ctx.config.component)
 
-    def export(self, plan: ReleasePlan, out: Path, pip_cache: Path) -> Context:
+    def export(self, plan: ReleasePlan, out: Path, pip_cache: Path) -> tuple[Context, Products]:
         """Build the sdist and wheel from a fresh export of the tag (untimed)."""
-        ctx = replace(self.ctx, dist_dir=out, artifacts={}, build_dir=None, wheelhouse=None, installed=[])
         out.mkdir(parents=True, exist_ok=True)
+        ctx = replace(self.ctx, dist=out, work=Path(tempfile.mkdtemp(prefix=f"hoist-bench-{self.package}-")))
         with environ(PIP_CACHE_DIR=str(pip_cache)):
-            Build().run(ctx, plan)
-        return ctx
+            step = Build()
+            made = step.run(ctx, plan, step.plan(ctx, plan), Products())
+        return ctx, made
 
 
 # --------------------------------------------------------------------------- one build
@@ -381,7 +385,7 @@ class Result:
 PHASE_MARK = re.compile(
     r"^\s*(?:\+ )?("
     r"dh_[a-z_]+|debian/rules \S+|dpkg-deb|dpkg-source|dpkg-genbuildinfo|dpkg-genchanges"
-    r"|DH_VERBOSE=0 dh_virtualenv|\S*python\S* -m hoist\.fixup"
+    r"|DH_VERBOSE=0 dh_virtualenv|\S*python\S* -m hoist\.buildtime\.fixup"
     r")\b"
 )
 
@@ -393,8 +397,8 @@ def phases(lines: list[tuple[float, str]], end: float) -> list[tuple[str, float]
         m = PHASE_MARK.match(text.strip("\n"))
         if m:
             name = m.group(1)
-            if "hoist.fixup" in name:
-                name = "hoist.fixup"
+            if "hoist.buildtime.fixup" in name:
+                name = "hoist.buildtime.fixup"
             elif name.startswith("DH_VERBOSE"):
                 name = "dh_virtualenv"
             marks.append((t, name))
@@ -406,14 +410,14 @@ def phases(lines: list[tuple[float, str]], end: float) -> list[tuple[str, float]
 
 def build_default(proj: Project, plan: ReleasePlan, run_dir: Path, caches: Path) -> Result:
     """(a): dh-virtualenv's defaults, pip from the index, xz."""
-    ctx = proj.export(plan, run_dir / "dist", caches / "build-pip")
+    ctx, made = proj.export(plan, run_dir / "dist", caches / "build-pip")
     try:
-        src = ctx.source
+        src = made.get(Export).path
         rules = src / "debian" / "rules"
         rules.write_text(DEFAULT_RULES.replace("@NAME@", proj.package))
         rules.chmod(0o755)
-        wheel = ctx.artifacts["wheel"]
-        requirements = ctx.build_dir / "requirements-default.txt"
+        wheel = made.artifact("wheel").path
+        requirements = ctx.work / "requirements-default.txt"
         requirements.write_text(proj.lock_text().rstrip("\n") + f"\n{wheel} --hash=sha256:{sha256(wheel)}\n")
         env = {
             "BENCH_REQUIREMENTS": str(requirements),
@@ -425,30 +429,33 @@ def build_default(proj: Project, plan: ReleasePlan, run_dir: Path, caches: Path)
             t0 = time.perf_counter()
             ctx.runner.run(["dpkg-buildpackage", "-b", "-us", "-uc"], cwd=src, env=env, stream=True)
             t1 = time.perf_counter()
-        debs = sorted(ctx.build_dir.glob(f"{proj.package}_{plan.version}_*.deb"))
+        debs = sorted(ctx.work.glob(f"{proj.package}_{plan.version}_*.deb"))
         assert len(debs) == 1, debs
         installed = installed_distributions(src / "debian" / proj.package, f"/opt/{proj.package}")
-        return Result(t1 - t0, debs[0].stat().st_size, {"deb": t1 - t0}, phases(lines, t1), len(installed))
+        return Result(t1 - t0, debs[0].stat().st_size, {"deb": t1 - t0}, phases(lines, t1),
+                      len(installed.distributions))
     finally:
-        shutil.rmtree(ctx.build_dir, ignore_errors=True)
+        shutil.rmtree(ctx.work, ignore_errors=True)
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def build_hoist(proj: Project, plan: ReleasePlan, run_dir: Path, caches: Path, build_pip: Path) -> Result:
     """(b)/(c): hoist's Wheelhouse and Deb steps with the caches under *caches*."""
-    ctx = proj.export(plan, run_dir / "dist", build_pip)
+    ctx, made = proj.export(plan, run_dir / "dist", build_pip)
     try:
         with environ(XDG_CACHE_HOME=str(caches / "xdg"), PIP_CACHE_DIR=str(caches / "pip"),
                      UV_CACHE_DIR=str(caches / "uv")), proj.log.record() as lines:
             t0 = time.perf_counter()
-            Wheelhouse().run(ctx, plan)
+            house = CollectWheelhouse()
+            made = house.run(ctx, plan, house.plan(ctx, plan), made)
             t1 = time.perf_counter()
-            Deb().run(ctx, plan)
+            deb = Deb()
+            made = deb.run(ctx, plan, deb.plan(ctx, plan), made)
             t2 = time.perf_counter()
-        return Result(t2 - t0, ctx.artifacts["deb"].stat().st_size,
-                      {"wheelhouse": t1 - t0, "deb": t2 - t1}, phases(lines, t2), len(ctx.installed))
+        return Result(t2 - t0, made.artifact("deb").size, {"wheelhouse": t1 - t0, "deb": t2 - t1},
+                      phases(lines, t2), len(made.get(Installed).distributions))
     finally:
-        shutil.rmtree(ctx.build_dir, ignore_errors=True)
+        shutil.rmtree(ctx.work, ignore_errors=True)
         shutil.rmtree(run_dir, ignore_errors=True)
 
 

@@ -438,12 +438,13 @@ def test_credentials_are_the_variables_hoist_reads(jenkins_project: tuple[Path, 
 
 
 def test_one_build_at_a_time_release_on_master_reports_archived(jenkins_project: tuple[Path, str]) -> None:
-    root, _ = jenkins_project
+    root, package = jenkins_project
+    release_branch = HOIST_BRANCH if package == "hoist" else RELEASE_BRANCH
     jenkinsfile = (root / "Jenkinsfile").read_text()
     options = block(jenkinsfile, "options")
     assert "disableConcurrentBuilds()" in options and "timeout(" in options
     when = block(block(jenkinsfile, "stage('release')"), "when")
-    assert f"branch '{RELEASE_BRANCH}'" in when and "returnStatus: true) == 0" in when
+    assert f"branch '{release_branch}'" in when and "returnStatus: true) == 0" in when
     assert "testResults: 'dist/junit.xml'" in block(jenkinsfile, "stage('test')")
     assert set(archive_patterns(jenkinsfile)) == {"dist/*.tar.gz", "dist/*.whl", "dist/*.deb", "dist/*.buildinfo", "dist/release.json"}
 

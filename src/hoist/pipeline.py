@@ -152,6 +152,7 @@ def release(ctx: Context, confirm: Callable[[ReleasePlan], bool] | None = None) 
             if plan.tag not in ctx.git.local_tags():
                 origin.fetch(f"refs/tags/{plan.tag}:refs/tags/{plan.tag}")
         for target in ctx.targets.all:
+            target.prepare()
             target.check(plan.ref(None))
         if confirm is not None and attempt == 1 and not confirm(plan):
             return None

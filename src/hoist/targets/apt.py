@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,15 +65,17 @@ class AptRepository(Target):
     :param settings: the ``[tool.hoist.apt]`` settings.
     :param env: the project's tools; the distribution and component come
         from its configuration.
+    :param setup: see :meth:`Target.prepare`.
     """
 
     name = "apt"
     title = "publish to the apt repository"
     kinds = ("deb",)
 
-    def __init__(self, settings: AptTarget, env: Env) -> None:
+    def __init__(self, settings: AptTarget, env: Env, setup: Callable[[], None] | None = None) -> None:
         self.settings = settings
         self.env = env
+        self.setup = setup
 
     @classmethod
     def from_settings(cls, settings: AptTarget, env: Env) -> AptRepository:

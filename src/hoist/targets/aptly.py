@@ -122,7 +122,7 @@ class Aptly:
             )
         if not result.ok and ("gpg" in output.lower() or "sign" in output.lower()) and args[:1] == ("publish",):
             raise PublishError(
-                f"aptly could not sign the repository with the key {self.target.gpg_key}: {_gist(output)}",
+                f"aptly could not sign the repository with the key {self.key_name}: {_gist(output)}",
                 self._signing_hint("the published repository is unchanged"),
             )
         if check and not result.ok:
@@ -168,15 +168,21 @@ class Aptly:
         with contextlib.ExitStack() as stack:
             secret = ["--passphrase-file", stack.enter_context(passphrase_path(self.passphrase))] if self.passphrase else []
             result = self.runner.run(
-                ["gpg", "--batch", "--no-tty", "--pinentry-mode", "loopback", *secret, "--local-user",
-                 self.target.gpg_key, "--output", "-", "--detach-sign", "/dev/null"],
+                ["gpg", "--batch", "--no-tty", "--pinentry-mode", "loopback", *secret,
+                 *(["--local-user", self.target.gpg_key] if self.target.gpg_key else []),
+                 "--output", "-", "--detach-sign", "/dev/null"],
                 env=self._env(), check=False,
             )
         if not result.ok:
             raise PreflightError(
-                f"cannot sign the apt repository with the key {self.target.gpg_key}: {_gist(result.stderr)}",
+                f"cannot sign the apt repository with the key {self.key_name}: {_gist(result.stderr)}",
                 self._signing_hint("nothing was changed"),
             )
+
+    @property
+    def key_name(self) -> str:
+        """The signing key, as messages name it."""
+        return self.target.gpg_key or f"(the default key of {self.target.gnupghome or 'the GnuPG home'})"
 
     def _signing_hint(self, outcome: str) -> str:
         home = f" {self.target.gnupghome}" if self.target.gnupghome else ""
@@ -258,7 +264,7 @@ class Aptly:
         first publish that failed leaves files but no publish in aptly's
         database; ``publish snapshot`` then writes over them.
         """
-        sign = [f"-gpg-key={self.target.gpg_key}", "-batch"]
+        sign = [*([f"-gpg-key={self.target.gpg_key}"] if self.target.gpg_key else []), "-batch"]
         with contextlib.ExitStack() as stack:
             if self.passphrase:
                 sign.append(f"-passphrase-file={stack.enter_context(passphrase_path(self.passphrase))}")

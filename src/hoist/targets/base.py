@@ -111,9 +111,19 @@ class Target(abc.ABC):
     kinds: tuple[str, ...] = ()
     claims: bool = False
 
+    #: Sets the target up before its first release (see :meth:`prepare`).
+    setup: Callable[[], None] | None = None
+
     @abc.abstractmethod
     def plan(self, release: ReleaseRef) -> Any:
         """What :meth:`publish` will do for *release*: a frozen dataclass."""
+
+    def prepare(self) -> None:
+        """Create what the target needs to receive a release, where it can do
+        so itself (the local targets set themselves up on first use); run by
+        a release before :meth:`check`.  Reading a target never needs it."""
+        if self.setup is not None:
+            self.setup()
 
     def check(self, release: ReleaseRef) -> None:
         """Cheap checks before anything changes.

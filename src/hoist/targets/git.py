@@ -9,11 +9,12 @@ release tags and the branch head.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..config import GitTarget
-from ..errors import CommandError, PushRejectedError
+from ..errors import CommandError, PreflightError, PushRejectedError
 from ..manifest import Artifact
 from .base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, TargetState
 
@@ -50,19 +51,27 @@ class GitRemote(Target):
     title = "push to git"
     claims = True
 
-    def __init__(self, remote: str, env: Env) -> None:
+    def __init__(self, remote: str, env: Env, setup: Callable[[], None] | None = None) -> None:
         self.remote = remote
         self.env = env
+        self.setup = setup
 
     @classmethod
     def from_settings(cls, settings: GitTarget, env: Env) -> GitRemote:
         return cls(settings.remote, env)
 
+    def _absent(self) -> bool:
+        """Whether the remote is a path of this machine that does not exist (yet)."""
+        return self.remote.startswith("/") and not Path(self.remote).exists()
+
     def refs(self) -> RemoteState:
-        """The remote's release branch head and tags (``git ls-remote``).
+        """The remote's release branch head and tags (``git ls-remote``); a
+        remote path that does not exist yet holds nothing.
 
         :raises PreflightError: the remote cannot be read.
         """
+        if self._absent():
+            return RemoteState(None, {})
         refs = self.env.git.remote_refs(self.remote)
         tags = {ref.removeprefix("refs/tags/"): sha for ref, sha in refs.items() if ref.startswith("refs/tags/")}
         return RemoteState(refs.get(f"refs/heads/{self.env.config.branch}"), tags)
@@ -79,6 +88,13 @@ class GitRemote(Target):
         return PushPlan(self.remote, (f"HEAD:refs/heads/{self.env.config.branch}", f"{tag}:{tag}"))
 
     def check(self, release: ReleaseRef) -> None:
+        """The remote can be read.
+
+        :raises PreflightError: it cannot, or it is a path that does not exist.
+        """
+        if self._absent():
+            raise PreflightError(f"the git remote {self.remote} does not exist",
+                                 f"create it (git init --bare {self.remote}) or set tool.hoist.git.remote")
         self.refs()
 
     def state(self, release: ReleaseRef, artifacts: Sequence[Artifact] = ()) -> TargetState:

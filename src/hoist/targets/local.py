@@ -141,12 +141,16 @@ class LocalTargets:
         if len(str(home)) <= 60:
             return home
         digest = hashlib.sha256(str(home).encode()).hexdigest()[:12]
-        link = Path(tempfile.gettempdir()) / f"hoist-gnupg-{digest}"
-        if not link.is_symlink():
-            home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return Path(tempfile.gettempdir()) / f"hoist-gnupg-{digest}"
+
+    def _make_gnupghome(self) -> None:
+        """Create the GnuPG home, and the short link to it when there is one."""
+        home = self.root / "gnupg"
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        link = self.gnupghome
+        if link != home and not link.is_symlink():
             with contextlib.suppress(FileExistsError):
                 link.symlink_to(home)
-        return link
 
     @property
     def public_key(self) -> Path:
@@ -182,7 +186,7 @@ class LocalTargets:
                 self._generate_key()
 
     def _gpg(self, *args: str, mutates: bool = False) -> str:
-        self.gnupghome.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._make_gnupghome()
         return self.runner.run(
             ["gpg", "--batch", "--homedir", str(self.gnupghome), *args], mutates=mutates
         ).stdout
@@ -215,19 +219,25 @@ class LocalTargets:
             repo=self.project,
             endpoint="filesystem:local:.",
             url=self.apt_dir.as_uri(),
-            gpg_key=self.fingerprint(),
+            gpg_key="",  # the only key of its GnuPG home, made by ensure()
             public_key=str(self.public_key),
             gnupghome=str(self.gnupghome),
         )
 
 
 def local_targets(env: Env) -> Targets:
-    """The local targets of *env*'s project, created on first use (a bare git
-    remote, the index directory, an aptly root and its signing key).
+    """The local targets of *env*'s project.
 
-    :raises CommandError: git or gpg failed to set them up.
+    Nothing is created until a release prepares them (a bare git remote, the
+    index directory, an aptly root and its signing key, once); until then
+    they read as empty, so ``hoist plan`` and ``hoist status`` change nothing.
     """
     local = LocalTargets(env.runner, env.config.package)
-    local.ensure()
-    index = PyPIIndex("", str(local.index_dir), env, ("hoist", "local"), endpoint=local.upload_endpoint)
-    return Targets(GitRemote(str(local.git_remote), env), (index, AptRepository(local.apt(), env)))
+    return Targets(
+        GitRemote(str(local.git_remote), env, setup=local.ensure),
+        (
+            PyPIIndex("", str(local.index_dir), env, ("hoist", "local"), endpoint=local.upload_endpoint,
+                      setup=local.ensure),
+            AptRepository(local.apt(), env, setup=local.ensure),
+        ),
+    )

@@ -76,6 +76,7 @@ class PyPIIndex(Target):
     :param credentials: twine's (username, password).
     :param endpoint: opens the upload URL for the time of an upload (a server
         started for it, a lock) and yields it; by default *upload_url* as it is.
+    :param setup: see :meth:`Target.prepare`.
     """
 
     name = "pypi"
@@ -89,12 +90,14 @@ class PyPIIndex(Target):
         env: Env,
         credentials: tuple[str, str] = ("__token__", ""),
         endpoint: Callable[[], AbstractContextManager[str]] | None = None,
+        setup: Callable[[], None] | None = None,
     ) -> None:
         self.upload_url = upload_url
         self.index_url = index_url
         self.env = env
         self.credentials = credentials
         self.endpoint = endpoint or (lambda: contextlib.nullcontext(upload_url))
+        self.setup = setup
 
     @classmethod
     def from_settings(cls, settings: PyPITarget, env: Env) -> PyPIIndex:
