@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hoist.targets.local import LocalTargets
 from hoist.runner import Runner
+from hoist.targets.local import LocalTargets
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "hello"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from hoist.targets import simple as index
 from hoist.errors import PublishError
+from hoist.targets import simple as index
 from hoist.targets.simple import PEP691_JSON, READ_ATTEMPTS, project_files
 
 SHA_A = "a" * 64

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from conftest import git, run_hoist
 
 TESTS = Path(__file__).resolve().parent

@@ -22,7 +22,16 @@ from .commands.lock import DEFAULT_LOCK, write_lock
 from .commands.rebuild import rebuild
 from .commands.status import status
 from .context import Context, ReleasePlan
-from .errors import CANCELLED, EXIT_CODES, INTERNAL_ERROR, INTERRUPTED, REBUILD_DIFFERS, STATUS_INCOMPLETE, HoistError, NothingToDo
+from .errors import (
+    CANCELLED,
+    EXIT_CODES,
+    INTERNAL_ERROR,
+    INTERRUPTED,
+    REBUILD_DIFFERS,
+    STATUS_INCOMPLETE,
+    HoistError,
+    NothingToDo,
+)
 from .products import Products
 from .runner import redact
 from .secrets import GPG_PASSPHRASE_VARS, PYPI_PASSWORD_VARS, PYPI_USERNAME_VARS, Secrets

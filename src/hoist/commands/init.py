@@ -21,8 +21,8 @@ from .. import changelog
 from ..config import TAG_VERSION_BACKENDS, debian_package_name, host_codename, read_pyproject, version_backend
 from ..errors import ConfigError
 from ..git import Git
-from .lock import DEFAULT_LOCK
 from ..runner import Runner
+from .lock import DEFAULT_LOCK
 
 
 class _Template(Template):

@@ -22,7 +22,6 @@ from ..manifest import Artifact
 from ..products import Export, Products
 from ..targets import CONFLICT
 
-
 #: lintian checks left out (``-X``): they cost seconds on a large virtualenv and
 #: can only report warnings or less for a package like hoist's (tag severities
 #: from ``lintian-explain-tags``, Debian 12's lintian 2.116).  Measured on the
