@@ -7,6 +7,9 @@ the test fills:
 ``"503"`` / ``"401"`` / ``"403"`` / ``"500"``
     answer that status without forwarding (the request body is read first, as
     a real front end would);
+``"403_quoting_credentials"``
+    answer 403 with a reason phrase that quotes the request's basic-auth
+    credentials, as some index front ends do ("Forbidden for user:password");
 ``"reset_mid_body"``
     read about half the request body, then reset the connection (RST): the
     upload dies in the middle, the index never sees it;
@@ -25,6 +28,7 @@ name, what happened), so a test can count what reached the index.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import http.server
 import re
@@ -157,6 +161,18 @@ class FaultProxy:
         filename = match.group(1).decode() if match else None
         if action is None and filename is not None:
             action = self._take(method, path, filename)
+        if action == "403_quoting_credentials":
+            header = handler.headers.get("Authorization", "")
+            quoted = base64.b64decode(header.removeprefix("Basic ")).decode(errors="replace") if header else "nobody"
+            self._record(Entry(method, path, filename, action, 403))
+            text = f"Forbidden for {quoted}\n".encode()
+            handler.send_response(403, f"Forbidden for {quoted}")
+            handler.send_header("Content-Type", "text/plain")
+            handler.send_header("Content-Length", str(len(text)))
+            handler.send_header("Connection", "close")
+            handler.end_headers()
+            handler.wfile.write(text)
+            return
         if action is not None and action.isdigit():
             status = int(action)
             self._record(Entry(method, path, filename, action, status))

@@ -106,7 +106,7 @@ def test_values_from_hoist_table(tmp_path: Path) -> None:
 [tool.hoist]
 branch = "main"
 tag_prefix = "release-"
-install_root = "/srv/app"
+install_root = "/opt/acme/app"
 lock = "requirements.lock"
 package = "acme-app"
 distribution = "bookworm"
@@ -116,7 +116,7 @@ push_retries = 5
     )
     cfg = load(tmp_path)
     assert (cfg.branch, cfg.tag_prefix) == ("main", "release-")
-    assert (cfg.install_root, cfg.lock) == ("/srv/app", "requirements.lock")
+    assert (cfg.install_root, cfg.lock) == ("/opt/acme/app", "requirements.lock")
     assert (cfg.package, cfg.distribution, cfg.component, cfg.push_retries) == ("acme-app", "bookworm", "contrib", 5)
     assert cfg.has_hoist_table is True
     assert cfg.local is True
@@ -431,3 +431,21 @@ def test_invalid_debian_package_name(tmp_path: Path, package: str) -> None:
         "use lower case letters, digits, '+', '-' and '.'"
     )
     assert error.exit_code == 9
+
+
+@pytest.mark.parametrize("prefix", ["v 1", "-", "rel/", "a..b", "v.", ".v", "v~1", "v:"])
+def test_a_tag_prefix_that_git_or_the_backend_refuses(tmp_path: Path, prefix: str) -> None:
+    """A prefix that is no ref (git-check-ref-format(1)) or that a version backend cannot read back."""
+    write(tmp_path, SCM_PROJECT.format(name="a-b") + f'\n[tool.hoist]\ntag_prefix = "{prefix}"\n')
+    error = load_error(tmp_path)
+    assert f"tool.hoist.tag_prefix {prefix!r} cannot start a release tag" in error.message
+    assert error.exit_code == 9
+
+
+@pytest.mark.parametrize("root", ["/.", "/usr", "/etc", "/opt/../etc", "/opt", "opt/app", "/opt/./app", "/srv/app"])
+def test_an_install_root_outside_opt(tmp_path: Path, root: str) -> None:
+    """The virtualenv goes in a directory of its own under /opt (Debian Policy §9.1.1, FHS §3.13)."""
+    write(tmp_path, SCM_PROJECT.format(name="a-b") + f'\n[tool.hoist]\ninstall_root = "{root}"\n')
+    error = load_error(tmp_path)
+    assert "tool.hoist.install_root must be a directory of its own under /opt" in error.message
+    assert repr(root) in error.message and 'install_root = "/opt/a-b"' in error.message

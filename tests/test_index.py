@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import socket
@@ -41,6 +42,7 @@ class Index:
     url: str = ""
     routes: dict[str, Route] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    authorizations: list[str | None] = field(default_factory=list)
 
     def serve(self, path: str, *replies: Reply) -> None:
         """Answer *path* with *replies* in turn, repeating the last one."""
@@ -57,6 +59,7 @@ def _handler(state: Index) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             accept = self.headers.get("Accept", "")
             state.requests.append((self.path, accept))
+            state.authorizations.append(self.headers.get("Authorization"))
             route = state.routes.get(self.path)
             reply = route(accept) if route else Reply(404, "not found", "text/plain")
             body = reply.body.encode("utf-8")
@@ -197,9 +200,9 @@ def test_persistent_5xx_gives_up(pypi: Index) -> None:
     assert len(pypi.requests) == READ_ATTEMPTS
 
 
-@pytest.mark.parametrize(("status", "reason"), [(401, "Unauthorized"), (403, "Forbidden")])
+@pytest.mark.parametrize(("status", "reason"), [(403, "Forbidden")])
 def test_client_error_not_retried(pypi: Index, status: int, reason: str) -> None:
-    """A 401/403 fails at once, with a hint to check the index URL and credentials."""
+    """A 403 fails at once, with a hint to check the index URL and credentials."""
     pypi.serve("/simple/my-app/", Reply(status, "no"), HTML_PAGE)
     with pytest.raises(PublishError) as info:
         project_files(pypi.url, "my-app")
@@ -271,3 +274,45 @@ def test_directory_index_other_project(local_index: tuple[Path, dict[str, str]])
 def test_missing_directory_is_empty(tmp_path: Path) -> None:
     """A local index that does not exist yet holds nothing."""
     assert project_files(str(tmp_path / "absent"), "my-app") == {}
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.fixture
+def no_netrc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """``$NETRC`` names a file of the test's own (not there yet)."""
+    path = tmp_path / "netrc"
+    monkeypatch.setenv("NETRC", str(path))
+    return path
+
+
+def test_a_login_to_read_and_none_found(pypi: Index, no_netrc: Path) -> None:
+    """401 with no credentials anywhere: one clear error, naming what to set."""
+    pypi.serve("/simple/my-app/", Reply(401, "login"))
+    with pytest.raises(PublishError) as info:
+        project_files(pypi.url, "my-app")
+    assert info.value.message == f"the index at {pypi.url}my-app/ needs a login to read, and no credentials were found for it"
+    assert "HOIST_PYPI_USERNAME" in info.value.hint and "~/.netrc" in info.value.hint
+    assert pypi.authorizations == [None]
+
+
+def test_credentials_in_the_url(pypi: Index, no_netrc: Path) -> None:
+    """As pip does: the URL's userinfo is sent as basic auth, and never shown."""
+    pypi.serve("/simple/my-app/", json_page([{"filename": "my_app-1.0.tar.gz", "hashes": {"sha256": SHA_A}}]))
+    url = pypi.url.replace("http://", "http://reader:s3cr%40t@")
+    assert project_files(url, "my-app") == {"my_app-1.0.tar.gz": SHA_A}
+    assert pypi.authorizations == [basic("reader", "s3cr@t")]
+    pypi.serve("/simple/my-app/", Reply(403, "no"))
+    with pytest.raises(PublishError) as info:
+        project_files(url, "my-app")
+    assert "s3cr" not in info.value.message and "reader" not in info.value.message
+
+
+def test_given_credentials_then_netrc_after_a_401(pypi: Index, no_netrc: Path) -> None:
+    """Given credentials are sent at once; after a 401, the machine's netrc is tried, as pip does."""
+    pypi.serve("/simple/my-app/", Reply(401, "login"), json_page([]))
+    no_netrc.write_text("machine 127.0.0.1 login netrc-user password netrc-pass\n")
+    assert project_files(pypi.url, "my-app", ("given", "wrong")) == {}
+    assert pypi.authorizations == [basic("given", "wrong"), basic("netrc-user", "netrc-pass")]

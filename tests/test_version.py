@@ -183,7 +183,11 @@ NOV_21 = datetime(2026, 11, 21, 12, 0)
         pytest.param(["v26.11.0", "v26.11.1"], NOV_21, "v", "26.11.2", id="max-plus-one"),
         pytest.param(["v26.11.9", "v26.11.10"], NOV_21, "v", "26.11.11", id="max-is-numeric"),
         pytest.param(["v26.11.0", "v26.11.5"], NOV_21, "v", "26.11.6", id="gap-not-filled"),
-        pytest.param(["v26.10.7", "v25.11.3", "v27.11.4"], NOV_21, "v", "26.11.0", id="other-months-ignored"),
+        pytest.param(["v26.10.7", "v25.11.3", "v26.9.4"], NOV_21, "v", "26.11.0", id="other-months-ignored"),
+        # A release dated after the clock (a clock that ran ahead): its month goes on,
+        # so the version never goes backwards.
+        pytest.param(["v26.10.7", "v27.11.4"], NOV_21, "v", "27.11.5", id="a-later-month-goes-on"),
+        pytest.param(["v26.11.3", "v27.1.0"], NOV_21, "v", "27.1.1", id="clock-behind-the-newest"),
         pytest.param(
             ["26.11.4", "release-26.11.6", "x26.11.8", "v26.11.1"], NOV_21, "v", "26.11.2", id="other-prefixes-ignored"
         ),

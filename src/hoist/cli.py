@@ -33,7 +33,7 @@ from .errors import (
     NothingToDo,
 )
 from .products import Products
-from .runner import redact
+from .redaction import redact
 from .secrets import GPG_PASSPHRASE_VARS, PYPI_PASSWORD_VARS, PYPI_USERNAME_VARS, Secrets
 from .session import open_project
 from .steps import Skip
@@ -139,6 +139,7 @@ def plan_document(ctx: Context, release: ReleasePlan) -> dict[str, Any]:
     return {
         "name": ctx.config.name, "package": ctx.config.package, "version": str(release.version), "tag": release.tag,
         "resume": release.resume, "commit": release.base, "previous_tag": release.previous_tag,
+        "notes": list(release.notes),
         "targets": [t.name for t in ctx.targets.all], "steps": steps,
     }
 
@@ -150,6 +151,8 @@ def print_plan(ctx: Context, release: ReleasePlan, *, as_json: bool = False) -> 
         return
     kind = "resume" if release.resume else "release"
     ui.result(f"{kind} {ctx.config.name} {release.version} (tag {release.tag}) from {release.base[:12]}", style="bold")
+    for note in release.notes:
+        ui.result(f"  note: {note}", style="yellow")
     for name, value in pipeline.describe(ctx, release):
         ui.result(f"  {name}:")
         if isinstance(value, Skip):
@@ -257,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except HoistError as exc:
         if args.verbose:
-            ui.console.print_exception()
+            ui.traceback(exc)
         ui.error(exc.message, exc.hint)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -265,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         return INTERRUPTED
     except Exception as exc:  # a bug: say so plainly, traceback with -v
         if args.verbose:
-            ui.console.print_exception()
+            ui.traceback(exc)
         ui.error(redact(f"unexpected {type(exc).__name__}: {exc}", secrets),
                  "this is a bug in hoist: run again with -v and report the traceback")
         return INTERNAL_ERROR

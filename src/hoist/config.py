@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import platform
+import posixpath
 import re
 import tomllib
 from collections.abc import Mapping
@@ -152,6 +153,41 @@ _TABLES: dict[str, type] = {"git": GitTarget, "pypi": PyPITarget, "apt": AptTarg
 # Debian Policy §5.6.1: package names are [a-z0-9][a-z0-9+.-]+
 _DEBIAN_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 
+#: A tag prefix: empty, or letters, digits, '.', '_' and '-' starting with a
+#: letter.  Within git-check-ref-format(1)'s rules (no space, no ~^:?*[\, no
+#: "..", no component starting with "." or ending with ".lock"), narrowed to
+#: what version backends read back (a "/" or a leading "-" is a valid ref for
+#: git, but setuptools-scm's default tag pattern and ``git tag`` refuse them).
+_TAG_PREFIX = re.compile(r"^(?:[A-Za-z](?:[A-Za-z0-9_-]|\.(?!\.))*)?$")
+
+#: Where Debian Policy (§9.1.1, the FHS §3.13) lets a package put add-on
+#: software of its own: ``/opt/<package>``.
+ADD_ON_ROOT = "/opt"
+
+
+def tag_prefix_problem(prefix: str) -> str | None:
+    """Why *prefix* cannot start a release tag, or None."""
+    if _TAG_PREFIX.match(prefix) and not prefix.endswith("."):
+        return None
+    return (f"tool.hoist.tag_prefix {prefix!r} cannot start a release tag: use letters, digits, '.', '_' and "
+            "'-', starting with a letter (e.g. \"v\", \"release-\"), or \"\" (git-check-ref-format(1); "
+            "the version backend must read the version back from the tag)")
+
+
+def install_root_problem(root: str, package: str) -> str | None:
+    """Why *root* cannot be the virtualenv's install root, or None.
+
+    The install root is an absolute, normalised directory of the package's
+    own under :data:`ADD_ON_ROOT`: ``/opt/<package>``, or ``/opt/<provider>/...``
+    (Debian Policy §9.1.1, FHS §3.13).
+    """
+    normal = posixpath.normpath(root) if root.startswith("/") else ""
+    if normal == root.rstrip("/") and normal.startswith(ADD_ON_ROOT + "/"):
+        return None
+    return (f"tool.hoist.install_root must be a directory of its own under {ADD_ON_ROOT}, written as an absolute, "
+            f"normalised path, not {root!r} (Debian Policy §9.1.1, FHS §3.13: add-on software goes "
+            f'in {ADD_ON_ROOT}/<package>; e.g. install_root = "{ADD_ON_ROOT}/{package}")')
+
 
 def debian_package_name(project_name: str) -> str:
     """The Debian package name for a Python project name.
@@ -282,10 +318,10 @@ def load(root: Path, extra_tables: Mapping[str, type] | None = None) -> Config:
     if not _DEBIAN_NAME.match(package):
         problems.append(f"tool.hoist.package {package!r} is not a valid Debian package name (Debian Policy §5.6.1): "
                         "use lower case letters, digits, '+', '-' and '.'")
-    install_root = values.setdefault("install_root", f"/opt/{package}")
-    if not install_root.startswith("/") or install_root.rstrip("/") in ("", "/opt"):
-        problems.append(f"tool.hoist.install_root must be an absolute directory of its own, not {install_root!r} "
-                        f'(e.g. install_root = "/opt/{package}")')
+    install_root = values.setdefault("install_root", f"{ADD_ON_ROOT}/{package}")
+    for problem in (install_root_problem(install_root, package), tag_prefix_problem(values.get("tag_prefix", "v"))):
+        if problem:
+            problems.append(problem)
     if values.get("push_retries", 1) < 1:
         problems.append(f"tool.hoist.push_retries must be 1 or more, not {values['push_retries']}")
     if problems:

@@ -36,6 +36,8 @@ class ReleasePlan:
     :ivar author: ``Name <email>`` of the changelog entry.
     :ivar distribution: the apt distribution (suite) it is published to.
     :ivar component: the apt component.
+    :ivar notes: what the maintainer should know about this plan (shown
+        before anything changes).
     """
 
     version: CalVer
@@ -48,6 +50,7 @@ class ReleasePlan:
     author: str
     distribution: str
     component: str
+    notes: tuple[str, ...] = ()
 
     @property
     def changelog_text(self) -> str:

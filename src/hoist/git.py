@@ -121,14 +121,19 @@ class Git:
 
     def subjects(self, since: str | None, until: str = "HEAD") -> list[str]:
         """Subjects of the commits in ``since..until``, oldest first, no merges,
-        without hoist's own release commits."""
+        without hoist's own release commits.
+
+        Fields and records are separated by NUL, the one byte a commit message
+        cannot hold, so that no byte of a subject can cut it or mark it.
+        """
         span = f"{since}..{until}" if since else until
-        out = self.out("log", "--reverse", "--no-merges", "--format=%s%x1f%(trailers:key=" + RELEASE_TRAILER + ",valueonly)%x1e", span)
+        out = self("log", "-z", "--reverse", "--no-merges",
+                   "--format=%s%x00%(trailers:key=" + RELEASE_TRAILER + ",valueonly)", span).stdout
+        fields = out.split("\0")
         subjects = []
-        for record in out.split("\x1e"):
-            subject, _, marker = record.strip().partition("\x1f")
-            if subject and not marker.strip():
-                subjects.append(subject)
+        for subject, marker in zip(fields[0::2], fields[1::2]):
+            if subject.strip() and not marker.strip():
+                subjects.append(subject.strip())
         return subjects
 
     def is_ancestor(self, ancestor: str, rev: str) -> bool:

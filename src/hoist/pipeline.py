@@ -20,7 +20,7 @@ from . import decisions
 from .context import Context, ReleasePlan
 from .errors import BuildError, HoistError, NothingToDo, PushRejectedError
 from .manifest import Manifest, version_of
-from .planning import check_in_sync, make_plan
+from .planning import check_in_sync, complete_history, make_plan
 from .preflight import check_project, check_repository, check_tools
 from .products import Products
 from .runner import DISK_FULL_HINT
@@ -62,7 +62,10 @@ def prepare(ctx: Context, *, fetch: bool) -> ReleasePlan:
     origin = ctx.targets.git
     remote = origin.refs()
     check_in_sync(ctx.git, ctx.config, remote, origin, fetch=fetch)
-    return make_plan(ctx.git, ctx.config, remote)
+    plan = make_plan(ctx.git, ctx.config, remote)
+    if not plan.resume and complete_history(ctx.git, ctx.config, remote, origin, fetch=fetch):
+        plan = make_plan(ctx.git, ctx.config, remote)
+    return plan
 
 
 def describe(ctx: Context, release: ReleasePlan) -> list[tuple[str, Any]]:
@@ -142,6 +145,8 @@ def release(ctx: Context, confirm: Callable[[ReleasePlan], bool] | None = None) 
     origin = ctx.targets.git
     for attempt in range(1, attempts + 1):
         plan = prepare(ctx, fetch=True)
+        for note in plan.notes:
+            ctx.ui.line(f"note: {note}", style="yellow")
         if plan.resume:
             states = [t.state(plan.ref(plan.base)) for t in ctx.targets.all]
             # Without the manifest (a run stopped before Confirm) the release goes

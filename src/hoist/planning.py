@@ -16,7 +16,7 @@ from .decisions import Sync
 from .errors import NothingToDo, PreflightError
 from .git import Git, ci_names_branch
 from .targets.git import GitRemote, RemoteState
-from .version import CalVer, next_version, versions_from_tags
+from .version import CalVer, calendar_version, next_version, versions_from_tags
 
 
 def relation(git: Git, head: str, theirs: str | None) -> str:
@@ -83,6 +83,32 @@ def check_in_sync(git: Git, config: Config, remote: RemoteState, origin: GitRemo
         )
 
 
+def complete_history(git: Git, config: Config, remote: RemoteState, origin: GitRemote, *, fetch: bool) -> bool:
+    """Make the history a changelog entry is written from complete: every
+    release tag of the remote, and every commit (a shallow clone, the default
+    of many CI systems, holds only the last ones).
+
+    :param fetch: fetch what is missing (``git fetch --tags``, with
+        ``--unshallow`` for a shallow clone); without it, refuse.
+    :returns: whether anything was fetched.
+    :raises PreflightError: something is missing and *fetch* is false.
+    """
+    local = set(git.local_tags())
+    missing = sorted(t for t in remote.tags if t not in local and versions_from_tags([t], config.tag_prefix))
+    shallow = git.out("rev-parse", "--is-shallow-repository") == "true"
+    if not (missing or shallow):
+        return False
+    if not fetch:
+        what = "is shallow" if shallow else f"lacks the release tags {', '.join(missing[:3])}"
+        raise PreflightError(
+            f"this clone {what}: the changelog would list the wrong commits",
+            f"git fetch{' --unshallow' if shallow else ''} --tags {origin.remote}, then run again "
+            "(hoist release fetches them itself)",
+        )
+    git("fetch", "--quiet", *(["--unshallow"] if shallow else []), "--tags", origin.remote, mutates=True)
+    return True
+
+
 def make_plan(git: Git, config: Config, remote: RemoteState, now: datetime | None = None) -> ReleasePlan:
     """Plan the release of HEAD.
 
@@ -108,6 +134,13 @@ def make_plan(git: Git, config: Config, remote: RemoteState, now: datetime | Non
         moment = datetime.fromtimestamp(git.commit_time(head), timezone.utc)
         return ReleasePlan(resumed, tag, True, head, None, (), moment, "", config.distribution, config.component)
     version = next_version([*local_tags, *remote.tags], now, prefix)
+    calendar = calendar_version([*local_tags, *remote.tags], now, prefix)
+    notes = ()
+    if version != calendar:
+        notes = (f"the newest release, {prefix}{version.year}.{version.month}.{version.serial - 1}, is dated "
+                 f"after this machine's clock ({now:%Y-%m-%d %H:%M} UTC, which would give {calendar}): this "
+                 f"release continues its month as {version}, so that servers still upgrade; check the clock "
+                 "of the machine that made it",)
     earlier = [v for v in versions_from_tags(local_tags, prefix) if v < version and git.is_ancestor(v.tag(prefix), head)]
     previous = max(earlier).tag(prefix) if earlier else None
     name, email = git.ident()
@@ -127,4 +160,5 @@ def make_plan(git: Git, config: Config, remote: RemoteState, now: datetime | Non
         author=f"{name} <{email}>",
         distribution=config.distribution,
         component=config.component,
+        notes=notes,
     )

@@ -13,32 +13,20 @@ import os
 import shlex
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .errors import CommandError
+from .redaction import redact
+from .secrets import SECRET_VARIABLES
 
 #: Lines of output quoted in a :class:`CommandError`.
 TAIL_LINES = 40
 
 #: Default timeout of one command, in seconds.
 DEFAULT_TIMEOUT = 3600.0
-
-
-#: Secrets shorter than this are not redacted: replacing every "ab" in the
-#: output would hide everything and protect nothing.
-MIN_SECRET_LENGTH = 4
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """*text* with every secret of at least :data:`MIN_SECRET_LENGTH` characters
-    replaced by ``***``, longest first."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= MIN_SECRET_LENGTH:
-            text = text.replace(secret, "***")
-    return text
 
 
 @dataclass(frozen=True)
@@ -100,7 +88,8 @@ class Runner:
         """Run *argv* and return its :class:`Result`.
 
         :param cwd: working directory (default: the current one).
-        :param env: variables added to (and overriding) ``os.environ``.
+        :param env: variables added to (and overriding) ``os.environ``, from
+            which the secrets of :data:`hoist.secrets.SECRET_VARIABLES` are removed.
         :param mutates: the command changes something outside hoist's build
             directory (a commit, a tag, an upload): it is always shown.
         :param check: raise :class:`CommandError` when the exit status is not 0.
@@ -113,7 +102,10 @@ class Runner:
         args = tuple(os.fspath(a) for a in argv)
         shown = self.redact(shlex.join(args))
         (self.log if mutates or stream else self.debug)(f"+ {shown}")
-        full_env = {**os.environ, **(env or {})}
+        # Secrets reach only the command that is given them (twine its
+        # credentials): builds and their backends inherit none.
+        inherited = {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
+        full_env = {**inherited, **(env or {})}
         try:
             if stream:
                 return self._run_streaming(args, cwd, full_env, check, timeout, shown)

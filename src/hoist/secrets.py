@@ -17,6 +17,11 @@ PYPI_USERNAME_VARS = ("HOIST_PYPI_USERNAME", "TWINE_USERNAME")
 PYPI_PASSWORD_VARS = ("HOIST_PYPI_PASSWORD", "TWINE_PASSWORD")
 GPG_PASSPHRASE_VARS = ("HOIST_GPG_PASSPHRASE",)
 
+#: Variables no command inherits from hoist's environment: each secret is
+#: handed only to the process that needs it (twine the index's credentials,
+#: gpg the passphrase, through a pipe).
+SECRET_VARIABLES = frozenset({*PYPI_USERNAME_VARS, *PYPI_PASSWORD_VARS, *GPG_PASSPHRASE_VARS})
+
 
 def _first(names: tuple[str, ...]) -> str | None:
     return next((os.environ[n] for n in names if os.environ.get(n)), None)
@@ -30,16 +35,24 @@ class Secrets:
     :ivar pypi_password: ``HOIST_PYPI_PASSWORD`` or ``TWINE_PASSWORD`` (a
         password or an API token).
     :ivar gpg_passphrase: ``HOIST_GPG_PASSPHRASE``, the apt signing key's.
+    :ivar unused: secret values of the environment that another variable
+        overrides: never used, still never shown.
     """
 
     pypi_username: str | None = None
     pypi_password: str | None = None
     gpg_passphrase: str | None = None
+    unused: tuple[str, ...] = ()
 
     @classmethod
     def from_environment(cls) -> Secrets:
-        return cls(_first(PYPI_USERNAME_VARS), _first(PYPI_PASSWORD_VARS), _first(GPG_PASSPHRASE_VARS))
+        """The secrets of ``os.environ``; those that another variable overrides
+        (``TWINE_PASSWORD`` beside ``HOIST_PYPI_PASSWORD``) are kept, to be redacted."""
+        password, passphrase = _first(PYPI_PASSWORD_VARS), _first(GPG_PASSPHRASE_VARS)
+        every = [os.environ[n] for n in (*PYPI_PASSWORD_VARS, *GPG_PASSPHRASE_VARS) if os.environ.get(n)]
+        return cls(_first(PYPI_USERNAME_VARS), password, passphrase,
+                   tuple(v for v in every if v not in (password, passphrase)))
 
     def values(self) -> list[str]:
         """Every secret value, for redaction."""
-        return [v for v in (self.pypi_password, self.gpg_passphrase) if v]
+        return [v for v in (self.pypi_password, self.gpg_passphrase, *self.unused) if v]

@@ -15,13 +15,14 @@ import json
 import os
 import sys
 import time
+import traceback
 from collections.abc import Iterable, Iterator
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .runner import redact
+from .redaction import redact
 
 
 class UI:
@@ -76,6 +77,12 @@ class UI:
         with status:
             yield
         self.console.print(f"    {name} done in {time.monotonic() - start:.1f} s", style="dim")
+
+    def traceback(self, exc: BaseException) -> None:
+        """*exc*'s traceback, redacted like every other line (its messages may
+        quote what an ``error:`` line hides)."""
+        text = "".join(traceback.format_exception(exc))
+        self.console.print(self._show(text.rstrip("\n")), style="dim")
 
     def skip(self, name: str, reason: str) -> None:
         self.console.print(f"==> {self._show(name)}: skipped, {self._show(reason)}", style="yellow")

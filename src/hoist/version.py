@@ -63,17 +63,30 @@ def versions_from_tags(tags: Iterable[str], prefix: str) -> list[CalVer]:
     return sorted(found)
 
 
-def next_version(tags: Iterable[str], now: datetime, prefix: str = "v") -> CalVer:
-    """The version the next release gets.
-
-    :param tags: every tag name known, from the local repository and the remote.
-    :param now: the release time; a naive datetime is taken as UTC.
-    :param prefix: the tag prefix (``[tool.hoist] tag_prefix``).
-    :returns: ``YY.MM.NN`` for the UTC month of *now*, with ``NN`` one more
-        than the highest serial already tagged in that month, or 0.
-    """
+def calendar_version(tags: Iterable[str], now: datetime, prefix: str = "v") -> CalVer:
+    """``YY.MM.NN`` for the UTC month of *now*: ``NN`` one more than the
+    highest serial already tagged in that month, or 0 (a naive *now* is UTC)."""
     if now.tzinfo is not None:
         now = now.astimezone(timezone.utc)
     year, month = now.year % 100, now.month
     serials = [v.serial for v in versions_from_tags(tags, prefix) if (v.year, v.month) == (year, month)]
     return CalVer(year, month, max(serials, default=-1) + 1)
+
+
+def next_version(tags: Iterable[str], now: datetime, prefix: str = "v") -> CalVer:
+    """The version the next release gets: always greater than every release.
+
+    :param tags: every tag name known, from the local repository and the remote.
+    :param now: the release time; a naive datetime is taken as UTC.
+    :param prefix: the tag prefix (``[tool.hoist] tag_prefix``).
+    :returns: the :func:`calendar_version` of *now*, unless a release was
+        made in a later month (a clock that ran ahead, here or on another
+        machine): then the next serial of that release's month, so that apt
+        and pip, which install only greater versions, still take it.
+    """
+    calendar = calendar_version(tags, now, prefix)
+    released = versions_from_tags(tags, prefix)
+    if released and released[-1] >= calendar:
+        newest = released[-1]
+        return CalVer(newest.year, newest.month, newest.serial + 1)
+    return calendar

@@ -21,6 +21,7 @@ from ..config import AptTarget
 from ..errors import ConflictError
 from ..manifest import Artifact
 from ..preflight import check_tool
+from ..redaction import without_userinfo
 from .aptly import Aptly, Publication, read_publication
 from .base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, TargetState
 
@@ -114,7 +115,7 @@ class AptRepository(Target):
         package = self.env.config.package
         publication = self._publication(release, self._architecture(artifacts))
         deb = next((a for a in artifacts if a.kind == "deb"), None)
-        facts = {"url": self.settings.url, "distribution": release.distribution, "component": release.component,
+        facts = {"url": without_userinfo(self.settings.url), "distribution": release.distribution, "component": release.component,
                  "public_key": self.settings.public_key, "signed": publication.signed}
         if deb is not None:
             entry = publication.packages.get(deb.filename)

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..config import GitTarget
 from ..errors import CommandError, PreflightError, PushRejectedError
 from ..manifest import Artifact
+from ..redaction import without_userinfo
 from .base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, TargetState
 
 
@@ -85,7 +86,7 @@ class GitRemote(Target):
 
     def plan(self, release: ReleaseRef) -> PushPlan:
         tag = f"refs/tags/{release.tag}"
-        return PushPlan(self.remote, (f"HEAD:refs/heads/{self.env.config.branch}", f"{tag}:{tag}"))
+        return PushPlan(without_userinfo(self.remote), (f"HEAD:refs/heads/{self.env.config.branch}", f"{tag}:{tag}"))
 
     def check(self, release: ReleaseRef) -> None:
         """The remote can be read.
@@ -104,7 +105,7 @@ class GitRemote(Target):
         else:
             state = PUBLISHED if release.commit in (None, at) else CONFLICT
             detail = f"{release.tag} at {at[:12]}" + ("" if state == PUBLISHED else f", not at {release.commit[:12]}")
-        return TargetState(self.name, state, detail, {"remote": self.remote, "tag": release.tag})
+        return TargetState(self.name, state, detail, {"remote": without_userinfo(self.remote), "tag": release.tag})
 
     def publish(self, plan: PushPlan, artifacts: Sequence[Artifact]) -> None:
         """Push the release commit and tag in one atomic push.
@@ -120,7 +121,7 @@ class GitRemote(Target):
         if remote.tags.get(tag) == head and remote.branch_head is not None and git.is_ancestor(head, remote.branch_head):
             self.env.ui.line(f"    the remote already has {tag} at {head[:12]}")
             return
-        result = git("push", "--atomic", "--porcelain", plan.remote, *plan.refspecs, mutates=True, check=False)
+        result = git("push", "--atomic", "--porcelain", self.remote, *plan.refspecs, mutates=True, check=False)
         if result.ok:
             return
         rejected = [line for line in result.stdout.splitlines() if line.startswith("!")]
@@ -130,6 +131,6 @@ class GitRemote(Target):
                 "another release claimed the version or the branch moved",
             )
         raise CommandError(
-            f"git push to {plan.remote} failed: {result.stderr.strip()}",
+            f"git push to {plan.remote} failed: {self.env.runner.redact(result.stderr.strip())}",
             "check the remote and your access to it, then run again (the release resumes)",
         )

@@ -18,12 +18,14 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from packaging.version import Version
 
 from ..config import PyPITarget
 from ..errors import ConflictError, PublishError
 from ..manifest import Artifact, sha256_file, version_of
+from ..redaction import userinfo, without_userinfo
 from . import simple
 from .base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, TargetState
 
@@ -77,6 +79,8 @@ class PyPIIndex(Target):
     :param endpoint: opens the upload URL for the time of an upload (a server
         started for it, a lock) and yields it; by default *upload_url* as it is.
     :param setup: see :meth:`Target.prepare`.
+    :param read_credentials: what the index is read with, when its URL
+        carries none (see :func:`hoist.targets.simple.project_files`).
     """
 
     name = "pypi"
@@ -91,37 +95,51 @@ class PyPIIndex(Target):
         credentials: tuple[str, str] = ("__token__", ""),
         endpoint: Callable[[], AbstractContextManager[str]] | None = None,
         setup: Callable[[], None] | None = None,
+        read_credentials: tuple[str, str] | None = None,
     ) -> None:
-        self.upload_url = upload_url
+        self.upload_url = without_userinfo(upload_url)
         self.index_url = index_url
         self.env = env
         self.credentials = credentials
+        self.read_credentials = read_credentials
         self.endpoint = endpoint or (lambda: contextlib.nullcontext(upload_url))
         self.setup = setup
 
     @classmethod
     def from_settings(cls, settings: PyPITarget, env: Env) -> PyPIIndex:
+        """The index of ``[tool.hoist.pypi]``.  twine uploads with
+        ``HOIST_PYPI_*`` (or ``TWINE_*``), else the upload URL's userinfo; the
+        index is read with the same credentials when it is on the upload host
+        (as an index that needs a login to read usually is), else as pip would."""
         secrets = env.secrets
-        return cls(settings.upload_url, settings.index_url, env,
-                   (secrets.pypi_username or "__token__", secrets.pypi_password or ""))
+        given = (secrets.pypi_username or "__token__", secrets.pypi_password) if secrets.pypi_password else None
+        upload = given or userinfo(settings.upload_url) or ("__token__", "")
+        same_host = (urlsplit(without_userinfo(settings.upload_url)).netloc
+                     == urlsplit(without_userinfo(settings.index_url)).netloc)
+        return cls(settings.upload_url, settings.index_url, env, upload,
+                   read_credentials=given if same_host else None)
 
     def _held(self, version: str) -> dict[str, str]:
         """``{filename: sha256}`` of the project's files of *version* on the index."""
-        held = simple.project_files(self.index_url, self.env.config.name)
+        held = simple.project_files(self.index_url, self.env.config.name, self.read_credentials)
         return {name: sha for name, sha in held.items() if version_of(name) == Version(version)}
 
     def plan(self, release: ReleaseRef) -> UploadPlan:
         name = self.env.config.name.replace("-", "_")
-        return UploadPlan(self.upload_url or "pypiserver on 127.0.0.1, run for the upload", self.index_url,
+        return UploadPlan(self.upload_url or "pypiserver on 127.0.0.1, run for the upload", without_userinfo(self.index_url),
                           (f"{name}-{release.version}.tar.gz", f"{name}-{release.version}-*.whl"))
 
     def check(self, release: ReleaseRef) -> None:
-        simple.project_files(self.index_url, self.env.config.name)
+        """The index can be read (with its credentials, if it needs a login).
+
+        :raises PublishError: it cannot.
+        """
+        simple.project_files(self.index_url, self.env.config.name, self.read_credentials)
 
     def state(self, release: ReleaseRef, artifacts: Sequence[Artifact] = ()) -> TargetState:
         held = self._held(release.version)
         ours = {a.filename: a.sha256 for a in artifacts if a.kind in self.kinds}
-        facts = {"upload_url": self.upload_url or None, "index": self.index_url, "files": held}
+        facts = {"upload_url": self.upload_url or None, "index": without_userinfo(self.index_url), "files": held}
         for filename, sha in ours.items():
             if held.get(filename) and held[filename] != sha:
                 return TargetState(self.name, CONFLICT, conflict_message(filename, held[filename], sha), facts)
@@ -137,7 +155,7 @@ class PyPIIndex(Target):
         :raises ConflictError: the index holds a file of the same name with
             another sha256 (both hashes are named).
         """
-        present = simple.project_files(self.index_url, self.env.config.name)
+        present = simple.project_files(self.index_url, self.env.config.name, self.read_credentials)
         missing = []
         for path in files:
             theirs = present.get(path.name)
@@ -201,5 +219,6 @@ class PyPIIndex(Target):
         )
 
     def usage(self, release: ReleaseRef) -> list[str]:
-        where = f"--find-links {self.index_url}" if "://" not in self.index_url else f"--index-url {self.index_url}"
+        index = without_userinfo(self.index_url)
+        where = f"--find-links {index}" if "://" not in index else f"--index-url {index}"
         return [f"index: pip install {where} {self.env.config.name}=={release.version}"]

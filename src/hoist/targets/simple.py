@@ -4,17 +4,25 @@ The simple repository API is read as JSON (PEP 691) when the index offers it,
 else as HTML (PEP 503), with the sha256 taken from each link's URL fragment.
 An index that is a plain directory (a local index, or ``pip --find-links``)
 is read from disk.
+
+An index that needs a login to read is read as pip reads it: with the
+credentials in its URL, else those given (``HOIST_PYPI_*`` for the upload
+host), else, after a 401, those of the machine's ``~/.netrc`` (netrc(5)) or
+keyring for its host.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import netrc
+import os
 import time
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urldefrag, urljoin, urlparse
+from urllib.parse import urldefrag, urljoin, urlparse, urlsplit
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -26,6 +34,7 @@ from packaging.utils import (
 
 from ..errors import PublishError
 from ..manifest import sha256_file
+from ..redaction import userinfo, without_userinfo
 
 PEP691_JSON = "application/vnd.pypi.simple.v1+json"
 
@@ -62,14 +71,48 @@ def _parse_json(text: str) -> dict[str, str]:
     return {f["filename"]: f.get("hashes", {}).get("sha256", "") for f in data.get("files", [])}
 
 
-def project_files(index_url: str, project: str) -> dict[str, str]:
+def machine_credentials(url: str) -> tuple[str, str] | None:
+    """The credentials this machine keeps for *url*'s host, as pip finds them:
+    ``$NETRC`` or ``~/.netrc`` (netrc(5)), then the keyring (by URL, then by host)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        found = netrc.netrc(os.environ.get("NETRC")).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        found = None
+    if found and found[2] is not None:
+        return found[0], found[2]
+    try:
+        import keyring  # twine's dependency; its backend may be missing on a server
+
+        for service in (url, host):
+            credential = keyring.get_credential(service, None)
+            if credential is not None and credential.password:
+                return credential.username, credential.password
+    except Exception:  # noqa: BLE001  (no usable backend is no credential)
+        return None
+    return None
+
+
+def _request(url: str, credentials: tuple[str, str] | None) -> urllib.request.Request:
+    request = urllib.request.Request(url, headers={"Accept": f"{PEP691_JSON}, text/html;q=0.1"})
+    if credentials is not None:
+        token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+        request.add_unredirected_header("Authorization", f"Basic {token}")  # never sent on to another host
+    return request
+
+
+def project_files(index_url: str, project: str, credentials: tuple[str, str] | None = None) -> dict[str, str]:
     """Files the index holds for *project*, as ``{filename: sha256}``.
 
-    :param index_url: the simple index URL (``.../simple/``) or a directory path.
+    :param index_url: the simple index URL (``.../simple/``), which may carry
+        credentials, or a directory path.
+    :param credentials: (username, password) to read it with, when its URL has none.
     :returns: an empty dict when the index does not know the project.  A sha256
         is ``""`` when the index does not publish one.
-    :raises PublishError: the index cannot be read after retrying transient
-        failures (5xx, connection errors, timeouts) with exponential back-off.
+    :raises PublishError: the index refuses to be read (401 with no
+        credentials that it accepts, 403), or cannot be read after retrying
+        transient failures (5xx, connection errors, timeouts) with
+        exponential back-off.  Messages never show credentials.
     """
     if "://" not in index_url or index_url.startswith("file://"):
         directory = Path(urlparse(index_url).path if index_url.startswith("file://") else index_url)
@@ -81,12 +124,16 @@ def project_files(index_url: str, project: str) -> dict[str, str]:
             for p in sorted(directory.rglob("*"))
             if p.is_file() and _same_project(p.name, name)
         }
-    url = urljoin(index_url.rstrip("/") + "/", canonicalize_name(project) + "/")
-    request = urllib.request.Request(url, headers={"Accept": f"{PEP691_JSON}, text/html;q=0.1"})
+    login = userinfo(index_url) or credentials
+    base = without_userinfo(index_url)
+    url = urljoin(base.rstrip("/") + "/", canonicalize_name(project) + "/")
     delay = BACKOFF
-    for attempt in range(1, READ_ATTEMPTS + 1):
+    asked_machine = False
+    attempt = 0
+    while attempt < READ_ATTEMPTS:
+        attempt += 1
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(_request(url, login), timeout=30) as response:
                 body = response.read().decode("utf-8", "replace")
                 if response.headers.get_content_type() == PEP691_JSON:
                     return _parse_json(body)
@@ -94,6 +141,19 @@ def project_files(index_url: str, project: str) -> dict[str, str]:
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return {}
+            if exc.code == 401 and not asked_machine:
+                asked_machine = True
+                found = machine_credentials(base)
+                if found is not None and found != login:
+                    login, attempt = found, attempt - 1
+                    continue
+            if exc.code == 401:
+                raise PublishError(
+                    f"the index at {url} needs a login to read, and "
+                    + ("refused the credentials given" if login else "no credentials were found for it"),
+                    "set HOIST_PYPI_USERNAME and HOIST_PYPI_PASSWORD (the index's host must be the upload "
+                    "URL's), or put them in the index URL, ~/.netrc or the keyring, as for pip",
+                ) from None
             if exc.code < 500 or attempt == READ_ATTEMPTS:
                 raise PublishError(
                     f"the index answered {exc.code} {exc.reason} for {url}",
