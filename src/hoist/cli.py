@@ -44,6 +44,8 @@ ENVIRONMENT = {
     " or ".join(PYPI_USERNAME_VARS): "the index's username (__token__ for an API token)",
     " or ".join(PYPI_PASSWORD_VARS): "the index's password or API token",
     " or ".join(GPG_PASSPHRASE_VARS): "the apt signing key's passphrase",
+    "HOIST_APT_API_USERNAME, HOIST_APT_API_PASSWORD": "the login of the web server in front of aptly's REST API",
+    "HOIST_APT_API_CA": "a CA bundle for the aptly API's certificate",
     "HOIST_HOME": "the local targets' state directory (default $XDG_DATA_HOME/hoist)",
     "BRANCH_NAME, GIT_BRANCH": "the branch a CI job builds on a detached HEAD",
     "NO_COLOR": "no colour in the output",
@@ -51,7 +53,7 @@ ENVIRONMENT = {
 
 
 def _epilog() -> str:
-    env = "\n".join(f"  {name:<42} {what}" for name, what in ENVIRONMENT.items())
+    env = "\n".join(f"  {name:<48} {what}" for name, what in ENVIRONMENT.items())
     codes = "\n".join(f"  {code:>3}  {what}" for code, what in EXIT_CODES.items())
     return f"environment variables (secrets are read from here only, and never shown):\n{env}\n\nexit codes:\n{codes}"
 

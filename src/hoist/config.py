@@ -63,24 +63,52 @@ class PyPITarget:
 class AptTarget:
     """``[tool.hoist.apt]``: an aptly repository and where it is published.
 
-    :ivar aptly_config: path of the aptly configuration file.
+    Either an aptly root on this machine (*aptly_config*, *endpoint*), or
+    aptly's REST API on a server (*api_url*), where the server signs.
+
     :ivar repo: the aptly local repository name.
-    :ivar endpoint: aptly's publish prefix, e.g. ``filesystem:public:.``
-        (aptly docs, "publish snapshot").
     :ivar url: the repository's URL as apt clients see it.
-    :ivar gpg_key: the key id or fingerprint that signs the Release files.
-    :ivar public_key: path of the exported public key clients use as
-        ``signed-by`` keyring.
-    :ivar gnupghome: the GnuPG home holding the secret key ("" = gpg's default).
+    :ivar public_key: the keyring clients use as ``signed-by``: a path (in
+        the project, or absolute) or a URL.
+    :ivar aptly_config: path of the aptly configuration file (a local root).
+    :ivar endpoint: aptly's publish prefix, e.g. ``filesystem:public:.``
+        (aptly docs, "publish snapshot"; a local root).
+    :ivar gpg_key: the key id or fingerprint that signs the Release files
+        ("" = the GnuPG home's default key).
+    :ivar gnupghome: the GnuPG home holding the secret key ("" = gpg's
+        default; a local root).
+    :ivar api_url: aptly's REST API (``aptly api serve``), usually behind a
+        web server that adds authentication.
+    :ivar prefix: the publish prefix on the API's server (default ``.``).
+    :ivar keep: how many versions of the package the repository keeps
+        (0: all); older ones leave the repository and the publication.
     """
 
-    aptly_config: str
     repo: str
-    endpoint: str
     url: str
-    gpg_key: str
     public_key: str
+    aptly_config: str = ""
+    endpoint: str = ""
+    gpg_key: str = ""
     gnupghome: str = ""
+    api_url: str = ""
+    prefix: str = "."
+    keep: int = 0
+
+    def problems(self) -> list[str]:
+        """What is wrong with this table as a whole (each key has its type already)."""
+        found = []
+        if bool(self.api_url) == bool(self.aptly_config):
+            found.append("tool.hoist.apt needs either api_url (aptly's REST API on a server) or aptly_config "
+                         "(an aptly root on this machine), not both")
+        if self.aptly_config and not self.endpoint:
+            found.append("tool.hoist.apt needs the key 'endpoint' with aptly_config (e.g. \"filesystem:public:.\")")
+        if self.api_url and (self.endpoint or self.gnupghome):
+            found.append("tool.hoist.apt.endpoint and gnupghome are for an aptly root on this machine: with api_url, "
+                         "the server publishes at prefix and signs with its own key")
+        if self.keep < 0:
+            found.append(f"tool.hoist.apt.keep must be 0 (keep all) or more, not {self.keep}")
+        return found
 
 
 @dataclass(frozen=True)
@@ -265,17 +293,25 @@ def _check_table(key: str, value: dict, settings: type, path: Path, problems: li
     for f in fields(settings):
         if f.default is MISSING and f.default_factory is MISSING and f.name not in value:
             problems.append(f"tool.hoist.{key} needs the key {f.name!r}")
+    kinds = {f.name: int if f.type in ("int", int) else str for f in fields(settings)}
     for k in value:
-        if k in known and not isinstance(value[k], str):
-            problems.append(f"tool.hoist.{key}.{k} must be a string")
-    return settings(**value) if len(problems) == before else None
+        wanted = kinds.get(k)
+        if wanted is not None and (not isinstance(value[k], wanted) or isinstance(value[k], bool)):
+            problems.append(f"tool.hoist.{key}.{k} must be {'an integer' if wanted is int else 'a string'}")
+    if len(problems) > before:
+        return None
+    made = settings(**value)
+    problems.extend(made.problems() if hasattr(made, "problems") else [])
+    return made if len(problems) == before else None
 
 
 def load(root: Path, extra_tables: Mapping[str, type] | None = None) -> Config:
     """Read the configuration of the project at *root*.
 
     :param extra_tables: target tables beyond ``git``, ``pypi`` and ``apt``,
-        each with the frozen dataclass of its keys (every key a string).
+        each with the frozen dataclass of its keys (strings or integers, as
+        annotated); a ``problems()`` method of it reports what is wrong with
+        the table as a whole.
     :raises ConfigError: with every problem found at once (unknown keys with
         the nearest known key, wrong types, missing required keys, values out
         of range).

@@ -16,11 +16,14 @@ from dataclasses import dataclass
 PYPI_USERNAME_VARS = ("HOIST_PYPI_USERNAME", "TWINE_USERNAME")
 PYPI_PASSWORD_VARS = ("HOIST_PYPI_PASSWORD", "TWINE_PASSWORD")
 GPG_PASSPHRASE_VARS = ("HOIST_GPG_PASSPHRASE",)
+#: The login of the web server in front of aptly's REST API (:mod:`hoist.targets.aptly_api`).
+APT_API_USERNAME_VAR, APT_API_PASSWORD_VAR = "HOIST_APT_API_USERNAME", "HOIST_APT_API_PASSWORD"
 
 #: Variables no command inherits from hoist's environment: each secret is
 #: handed only to the process that needs it (twine the index's credentials,
 #: gpg the passphrase, through a pipe).
-SECRET_VARIABLES = frozenset({*PYPI_USERNAME_VARS, *PYPI_PASSWORD_VARS, *GPG_PASSPHRASE_VARS})
+SECRET_VARIABLES = frozenset({*PYPI_USERNAME_VARS, *PYPI_PASSWORD_VARS, *GPG_PASSPHRASE_VARS,
+                              APT_API_USERNAME_VAR, APT_API_PASSWORD_VAR})
 
 
 def _first(names: tuple[str, ...]) -> str | None:
@@ -49,7 +52,8 @@ class Secrets:
         """The secrets of ``os.environ``; those that another variable overrides
         (``TWINE_PASSWORD`` beside ``HOIST_PYPI_PASSWORD``) are kept, to be redacted."""
         password, passphrase = _first(PYPI_PASSWORD_VARS), _first(GPG_PASSPHRASE_VARS)
-        every = [os.environ[n] for n in (*PYPI_PASSWORD_VARS, *GPG_PASSPHRASE_VARS) if os.environ.get(n)]
+        every = [os.environ[n] for n in (*PYPI_PASSWORD_VARS, *GPG_PASSPHRASE_VARS, APT_API_PASSWORD_VAR)
+                 if os.environ.get(n)]
         return cls(_first(PYPI_USERNAME_VARS), password, passphrase,
                    tuple(v for v in every if v not in (password, passphrase)))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..config import AptTarget, GitTarget, PyPITarget
 from .apt import AptRepository
+from .aptly_api import AptlyApiRepository
 from .base import (
     CONFLICT,
     MISSING,
@@ -34,7 +35,14 @@ __all__ = [
 
 register(Kind("git", GitTarget, GitRemote.from_settings))
 register(Kind("pypi", PyPITarget, PyPIIndex.from_settings))
-register(Kind("apt", AptTarget, AptRepository.from_settings))
+def _apt(settings: AptTarget, env: Env) -> Target:
+    """An aptly root on this machine, or aptly's REST API on a server (``api_url``)."""
+    if settings.api_url:
+        return AptlyApiRepository.from_settings(settings, env)
+    return AptRepository.from_settings(settings, env)
+
+
+register(Kind("apt", AptTarget, _apt))
 
 #: Publishing order of the built-in kinds after git; other kinds follow in
 #: the order of their tables.

@@ -1,4 +1,6 @@
-"""An apt repository kept with aptly on this machine, signed with gpg.
+"""The apt repository: what its two kinds share, and an aptly root on this machine, signed with gpg.
+
+(The other kind, aptly's REST API on a server, is :mod:`hoist.targets.aptly_api`.)
 
 Publishing adds the .deb to an aptly local repository, snapshots it
 (``<repo>-<version>``) and publishes the snapshot, or switches the
@@ -22,8 +24,9 @@ from ..errors import ConflictError
 from ..manifest import Artifact
 from ..preflight import check_tool
 from ..redaction import without_userinfo
-from .aptly import Aptly, Publication, read_publication
+from .aptly import Aptly
 from .base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, TargetState
+from .publication import Publication, read_publication
 
 
 def deb_architecture(filename: str) -> str:
@@ -60,8 +63,9 @@ class AptPublishPlan:
     gpg_key: str
 
 
-class AptRepository(Target):
-    """An aptly repository and its signed publication.
+class PublishedRepository(Target):
+    """What both kinds of apt target share: the publication, read as apt
+    reads it through *url*, is the one record of what the repository holds.
 
     :param settings: the ``[tool.hoist.apt]`` settings.
     :param env: the project's tools; the distribution and component come
@@ -78,17 +82,15 @@ class AptRepository(Target):
         self.env = env
         self.setup = setup
 
-    @classmethod
-    def from_settings(cls, settings: AptTarget, env: Env) -> AptRepository:
-        return cls(settings, env)
-
-    def _aptly(self, release: ReleaseRef) -> Aptly:
-        return Aptly(self.env.runner, self.settings, release.distribution, release.component,
-                     self.env.secrets.gpg_passphrase)
+    @property
+    def public_key(self) -> str:
+        """The public key's path (a relative one is in the project) or URL."""
+        key = self.settings.public_key
+        return key if "://" in key or key.startswith("/") else str(self.env.config.root / key)
 
     def _publication(self, release: ReleaseRef, architecture: str) -> Publication:
         return read_publication(self.env.runner, self.settings.url, release.distribution, release.component,
-                                architecture, self.settings.public_key)
+                                architecture, self.public_key)
 
     def _architecture(self, artifacts: Sequence[Artifact]) -> str:
         deb = next((a for a in artifacts if a.kind == "deb"), None)
@@ -96,27 +98,12 @@ class AptRepository(Target):
             return deb_architecture(deb.filename)
         return self.env.runner.run(["dpkg", "--print-architecture"]).stdout.strip()
 
-    def plan(self, release: ReleaseRef) -> AptPublishPlan:
-        s = self.settings
-        return AptPublishPlan(s.repo, f"{s.repo}-{release.version}", release.distribution, release.component,
-                              s.endpoint, s.url, s.gpg_key or "(the GnuPG home's default key)")
-
-    def check(self, release: ReleaseRef) -> None:
-        """The signing key signs, with ``HOIST_GPG_PASSPHRASE`` (before anything changes).
-
-        :raises ToolMissingError: aptly or gpgv is not installed.
-        :raises PreflightError: the key cannot sign; the message names it.
-        """
-        check_tool("aptly", "aptly")
-        check_tool("gpgv", "gpgv")
-        self._aptly(release).check_signing()
-
     def state(self, release: ReleaseRef, artifacts: Sequence[Artifact] = ()) -> TargetState:
         package = self.env.config.package
         publication = self._publication(release, self._architecture(artifacts))
         deb = next((a for a in artifacts if a.kind == "deb"), None)
         facts = {"url": without_userinfo(self.settings.url), "distribution": release.distribution, "component": release.component,
-                 "public_key": self.settings.public_key, "signed": publication.signed}
+                 "public_key": without_userinfo(self.settings.public_key), "signed": publication.signed}
         if deb is not None:
             entry = publication.packages.get(deb.filename)
         else:
@@ -135,6 +122,44 @@ class AptRepository(Target):
                 return TargetState(self.name, CONFLICT, f"the pool file {entry['Filename']} has sha256 {pool}, "
                                    f"but the index and this build say {deb.sha256}", facts)
         return TargetState(self.name, PUBLISHED, filename, facts)
+
+    def usage(self, release: ReleaseRef) -> list[str]:
+        key = Path(without_userinfo(self.settings.public_key))
+        package = self.env.config.package
+        return [
+            "apt: on a Debian server, as root:",
+            f"  install -D -m 644 {key} /etc/apt/keyrings/{key.name}",
+            f"  echo 'deb [signed-by=/etc/apt/keyrings/{key.name}] {self.settings.url} "
+            f"{release.distribution} {release.component}' > /etc/apt/sources.list.d/{package}.list",
+            f"  apt-get update && apt-get install {package}",
+        ]
+
+
+class AptRepository(PublishedRepository):
+    """An aptly root on this machine (``aptly_config``), signed here with ``gpg_key``."""
+
+    @classmethod
+    def from_settings(cls, settings: AptTarget, env: Env) -> AptRepository:
+        return cls(settings, env)
+
+    def _aptly(self, release: ReleaseRef) -> Aptly:
+        return Aptly(self.env.runner, self.settings, release.distribution, release.component,
+                     self.env.secrets.gpg_passphrase)
+
+    def plan(self, release: ReleaseRef) -> AptPublishPlan:
+        s = self.settings
+        return AptPublishPlan(s.repo, f"{s.repo}-{release.version}", release.distribution, release.component,
+                              s.endpoint, s.url, s.gpg_key or "(the GnuPG home's default key)")
+
+    def check(self, release: ReleaseRef) -> None:
+        """The signing key signs, with ``HOIST_GPG_PASSPHRASE`` (before anything changes).
+
+        :raises ToolMissingError: aptly or gpgv is not installed.
+        :raises PreflightError: the key cannot sign; the message names it.
+        """
+        check_tool("aptly", "aptly")
+        check_tool("gpgv", "gpgv")
+        self._aptly(release).check_signing()
 
     def publish(self, plan: AptPublishPlan, artifacts: Sequence[Artifact]) -> None:
         """Add, snapshot and publish under the repository's lock; skip a .deb
@@ -163,14 +188,3 @@ class AptRepository(Target):
             if not aptly.package_keys(self.env.config.package, release.version):
                 aptly.add(deb.path)
             aptly.publish(aptly.snapshot(release.version))
-
-    def usage(self, release: ReleaseRef) -> list[str]:
-        key = Path(self.settings.public_key)
-        package = self.env.config.package
-        return [
-            "apt: on a Debian server, as root:",
-            f"  install -D -m 644 {key} /etc/apt/keyrings/{key.name}",
-            f"  echo 'deb [signed-by=/etc/apt/keyrings/{key.name}] {self.settings.url} "
-            f"{release.distribution} {release.component}' > /etc/apt/sources.list.d/{package}.list",
-            f"  apt-get update && apt-get install {package}",
-        ]

@@ -1,0 +1,121 @@
+"""A published apt repository, read as apt reads it.
+
+The ``InRelease`` file is verified with the repository's public key (gpgv),
+and the ``Packages`` index counts only when the signed ``InRelease`` lists it
+with its sha256 (Debian Repository Format, "Release files").  Both kinds of
+apt target read what they published this way, through the URL servers use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from debian.deb822 import Packages, Release
+
+from ..errors import ConfigError, PublishError
+from ..runner import Runner
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A published distribution as an apt client sees it.
+
+    :ivar packages: the ``Packages`` index of one component and architecture,
+        by pool file name (``{"hoist_26.11.0_amd64.deb": paragraph}``); empty
+        when nothing is published.
+    :ivar problem: why apt would refuse the index (no ``InRelease``, a
+        signature that does not verify, a ``Packages`` file that the signed
+        ``InRelease`` does not list with its sha256), or ``""``.
+    """
+
+    packages: dict[str, Packages] = field(default_factory=dict)
+    problem: str = ""
+
+    @property
+    def signed(self) -> bool:
+        """Whether apt accepts the index: ``InRelease`` verifies and lists ``Packages``."""
+        return not self.problem
+
+    def holds(self, filename: str, sha256: str | None = None) -> bool:
+        """Whether apt gets *filename* (with *sha256*, when given) from this publication."""
+        entry = self.packages.get(filename)
+        return self.signed and entry is not None and (sha256 is None or entry["SHA256"] == sha256)
+
+
+def _fetch(url: str) -> bytes | None:
+    """The bytes at *url*, or None when there is no such file (404)."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.read()
+    except (FileNotFoundError, urllib.error.URLError) as exc:
+        if isinstance(exc, urllib.error.HTTPError) and exc.code != 404:
+            raise PublishError(f"cannot read {url}: {exc}", "check tool.hoist.apt.url") from None
+        return None
+
+
+def public_key_bytes(public_key: str) -> bytes:
+    """The bytes of the public key at *public_key*: a path, or an ``http(s)://`` or ``file://`` URL.
+
+    :raises ConfigError: it cannot be read.
+    """
+    try:
+        if "://" in public_key:
+            with urllib.request.urlopen(public_key, timeout=30) as response:
+                return response.read()
+        return Path(public_key).read_bytes()
+    except (OSError, urllib.error.URLError) as exc:
+        raise ConfigError(f"cannot read the apt repository's public key {public_key}: {exc}",
+                          "set tool.hoist.apt.public_key to the keyring servers use (a path or a URL)") from None
+
+
+def _verified_payload(runner: Runner, signed: bytes, public_key: str) -> bytes | None:
+    """The text that *signed* (a clearsigned ``InRelease``) carries, if its
+    signature verifies with the key in *public_key* (binary or ASCII-armored,
+    a path or a URL)."""
+    with tempfile.TemporaryDirectory(prefix="hoist-gpgv-") as tmp:
+        keyring = Path(tmp, "keyring.key")
+        keyring.write_bytes(public_key_bytes(public_key))
+        if keyring.read_bytes().lstrip().startswith(b"-----BEGIN PGP"):
+            dearmored = Path(tmp, "keyring.gpg")
+            runner.run(["gpg", "--batch", "--dearmor", "--output", str(dearmored), str(keyring)])
+            keyring = dearmored
+        Path(tmp, "InRelease").write_bytes(signed)
+        payload = Path(tmp, "payload")
+        result = runner.run(
+            ["gpgv", "--keyring", str(keyring), "--output", str(payload), str(Path(tmp, "InRelease"))], check=False
+        )
+        return payload.read_bytes() if result.ok and payload.exists() else None
+
+
+def read_publication(
+    runner: Runner, url: str, distribution: str, component: str, architecture: str, public_key: str
+) -> Publication:
+    """Read a published distribution as apt does.
+
+    :param url: the repository's base URL (``file://``, ``http(s)://``) or path.
+    :param public_key: path of the public key that signs the repository.
+    :raises PublishError: the repository answered with an error other than 404.
+    """
+    base = url if "://" in url else Path(url).resolve().as_uri()
+    dists = f"{base.rstrip('/')}/dists/{distribution}"
+    index_name = f"{component}/binary-{architecture}/Packages"
+    raw = _fetch(f"{dists}/{index_name}")
+    packages = {} if raw is None else {
+        Path(p["Filename"]).name: p
+        for p in Packages.iter_paragraphs(raw.decode("utf-8").splitlines(keepends=True), use_apt_pkg=False)
+    }
+    inrelease = _fetch(f"{dists}/InRelease")
+    if inrelease is None:
+        return Publication(packages, f"{dists}/InRelease does not exist" if raw is not None else "nothing is published")
+    payload = _verified_payload(runner, inrelease, public_key)
+    if payload is None:
+        return Publication(packages, f"{dists}/InRelease does not verify with {public_key}")
+    listed = {entry["name"]: entry["sha256"] for entry in Release(payload.decode("utf-8")).get("SHA256", [])}
+    if raw is None or listed.get(index_name) != hashlib.sha256(raw).hexdigest():
+        return Publication(packages, f"{dists}/InRelease does not list {index_name} with its sha256")
+    return Publication(packages)
