@@ -65,3 +65,14 @@ def test_status_of_a_project_with_no_release(example_project, hoist_home: Path) 
     run = split_run(project, "status", "--json")
     assert run.returncode == 3 and "there is no release yet" in run.stderr and run.stdout == ""
     assert not hoist_home.exists()  # reading the local targets set nothing up
+
+
+def test_the_readme_renders_as_pypi_shows_it() -> None:
+    """README.rst is the sdist's long description: twine check --strict renders it (readme_renderer)."""
+    import io
+
+    import readme_renderer.rst
+
+    errors = io.StringIO()
+    readme = (Path(__file__).resolve().parent.parent / "README.rst").read_text()
+    assert readme_renderer.rst.render(readme, stream=errors) is not None, errors.getvalue()
