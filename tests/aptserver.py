@@ -121,7 +121,7 @@ def running_apt_server(tmp_path: Path) -> Iterator[AptServer]:
     for shipped, ours in [("listen 80;", f"listen 127.0.0.1:{http_port};"),
                           ("root /srv/aptly/public;", f"root {root}/aptly/public;"),
                           ("/etc/nginx/hoist-apt.htpasswd", str(root / "htpasswd")),
-                          ("http://127.0.0.1:8080/api/", f"http://127.0.0.1:{api_port}/api/")]:
+                          ("server 127.0.0.1:8080", f"server 127.0.0.1:{api_port}")]:
         assert shipped in site, f"packaging/nginx-apt.conf no longer has {shipped!r}"
         site = site.replace(shipped, ours)
     (root / "site.conf").write_text(site)

@@ -50,6 +50,10 @@ REPAIRS = 5
 #: lacks a package the repository holds, in seconds.
 CONVERGE_SECONDS = 60.0
 
+#: Answers of a busy web server in front of the API, and how long to try again, in seconds.
+BUSY = (502, 503, 504)
+BUSY_SECONDS = 300.0
+
 #: Seconds for one API request (a publish of a large repository takes a while).
 TIMEOUT = 300.0
 
@@ -85,15 +89,30 @@ class AptlyApi:
     def call(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201), **kwargs: Any) -> requests.Response:
         """One request; the answer, whose status is one of *ok* (or 404, which callers read).
 
+        A web server in front that answers 502, 503 or 504 is busy (or gives
+        writers their turn one at a time, as ``packaging/nginx-apt.conf``
+        does): the request is sent again after a short random pause, for up to
+        :data:`BUSY_SECONDS`.  A file upload is read again for each try.
+
         :raises PublishError: the API cannot be reached, refuses the
-            credentials (401, 403), or answers with another error.
+            credentials (401, 403), stays busy, or answers with another error.
         """
         url = f"{self.url}{path}"
-        try:
-            response = self.session.request(method, url, timeout=TIMEOUT, **kwargs)
-        except requests.RequestException as exc:
-            raise PublishError(f"the aptly API at {self.url} is down or unreachable: {type(exc).__name__}",
-                               "check tool.hoist.apt.api_url and that `aptly api serve` and its web server run") from None
+        deadline = time.monotonic() + BUSY_SECONDS
+        pause = 0.05
+        while True:
+            for handle in (kwargs.get("files") or {}).values():
+                handle[1].seek(0)
+            try:
+                response = self.session.request(method, url, timeout=TIMEOUT, **kwargs)
+            except requests.RequestException as exc:
+                raise PublishError(f"the aptly API at {self.url} is down or unreachable: {type(exc).__name__}",
+                                   "check tool.hoist.apt.api_url and that `aptly api serve` and its web server "
+                                   "run") from None
+            if response.status_code not in BUSY or time.monotonic() > deadline:
+                break
+            time.sleep(random.uniform(pause / 2, pause))
+            pause = min(pause * 1.5, 2.0)
         if response.status_code in (401, 403):
             raise PublishError(
                 f"the aptly API at {self.url} refused the credentials ({response.status_code})",
