@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from aptserver import AptServer, running_apt_server
 from conftest import git, repository_state, run_hoist
@@ -53,10 +54,11 @@ def make_deb(directory: Path, package: str, version: str, text: str = "") -> Pat
 
 
 def publish_directly(server: AptServer, debs: list[Path], distribution: str = DISTRIBUTION, snapshot: str = "seed") -> None:
-    """What the server's administrator (or another tool) publishes, with curl's equivalent."""
+    """What the server's administrator (or another tool) publishes, straight through aptly's API."""
     for deb in debs:
-        subprocess.run(["curl", "-sf", "-F", f"file=@{deb}", f"http://127.0.0.1:{server.api_port}/api/files/seed"],
-                       check=True, capture_output=True)
+        with deb.open("rb") as handle:
+            requests.post(f"http://127.0.0.1:{server.api_port}/api/files/seed", files={"file": (deb.name, handle)},
+                          timeout=60).raise_for_status()
     server.api("POST", f"/repos/{REPO_NAME}/file/seed")
     server.api("POST", f"/repos/{REPO_NAME}/snapshots", {"Name": snapshot})
     published = [p for p in server.api("GET", "/publish") if p["Distribution"] == distribution]

@@ -147,10 +147,11 @@ def project_files(index_url: str, project: str, credentials: tuple[str, str] | N
                 if found is not None and found != login:
                     login, attempt = found, attempt - 1
                     continue
-            if exc.code == 401:
+            if exc.code == 401 or (exc.code == 403 and login):
                 raise PublishError(
                     f"the index at {url} needs a login to read, and "
-                    + ("refused the credentials given" if login else "no credentials were found for it"),
+                    + (f"refused the credentials given ({exc.code} {exc.reason})" if login
+                       else "no credentials were found for it"),
                     "set HOIST_PYPI_USERNAME and HOIST_PYPI_PASSWORD (the index's host must be the upload "
                     "URL's), or put them in the index URL, ~/.netrc or the keyring, as for pip",
                 ) from None
