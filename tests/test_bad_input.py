@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,23 @@ def test_plan_changes_nothing(example_project, hoist_home: Path) -> None:
     assert repository_state(project) == before
     assert not (project / "dist").exists()
     assert not hoist_home.exists() or not any(hoist_home.rglob("*.deb"))
+
+
+@pytest.mark.parametrize(("key", "value", "says"), [
+    ("tag_prefix", "v 1", "tool.hoist.tag_prefix 'v 1' cannot start a release tag"),
+    ("tag_prefix", "rel/", "tool.hoist.tag_prefix 'rel/' cannot start a release tag"),
+    ("tag_prefix", "-", "tool.hoist.tag_prefix '-' cannot start a release tag"),
+    ("install_root", "/usr", "tool.hoist.install_root must be a directory of its own under /opt"),
+    ("install_root", "/opt/../etc", "tool.hoist.install_root must be a directory of its own under /opt"),
+])
+def test_settings_are_checked_before_anything(example_project, hoist_home: Path, key: str, value: str, says: str) -> None:
+    """A tag prefix git or the backend refuses, an install root outside /opt: exit 9 from plan and release alike."""
+    project = example_project()
+    path = project / "pyproject.toml"
+    text = re.sub(rf"(?m)^{key} = .*\n", "", path.read_text())  # hoist init wrote tag_prefix
+    path.write_text(text.replace("[tool.hoist]\n", f'[tool.hoist]\n{key} = "{value}"\n', 1))
+    git(project, "commit", "--quiet", "-am", f"Set {key}")
+    for command in ("plan", "release"):
+        output = assert_refused(project, hoist_home, command, expect=[says, "hint: fix the keys named above"])
+        assert run_hoist(project, command).returncode == 9, output
+    assert not hoist_home.exists()
