@@ -22,13 +22,12 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "src")]
 
 from aptserver import PASSWORD, USER, running_apt_server  # noqa: E402
-from test_apt_server import ARCH, DISTRIBUTION, make_deb  # noqa: E402
-
 from hoist.config import AptTarget  # noqa: E402
 from hoist.manifest import Artifact  # noqa: E402
 from hoist.runner import Runner  # noqa: E402
 from hoist.targets.aptly_api import AptlyApi, AptlyApiRepository  # noqa: E402
 from hoist.targets.base import Env, ReleaseRef  # noqa: E402
+from test_apt_server import ARCH, DISTRIBUTION, make_deb  # noqa: E402
 
 
 class QuietUI:

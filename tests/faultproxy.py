@@ -165,24 +165,12 @@ class FaultProxy:
             header = handler.headers.get("Authorization", "")
             quoted = base64.b64decode(header.removeprefix("Basic ")).decode(errors="replace") if header else "nobody"
             self._record(Entry(method, path, filename, action, 403))
-            text = f"Forbidden for {quoted}\n".encode()
-            handler.send_response(403, f"Forbidden for {quoted}")
-            handler.send_header("Content-Type", "text/plain")
-            handler.send_header("Content-Length", str(len(text)))
-            handler.send_header("Connection", "close")
-            handler.end_headers()
-            handler.wfile.write(text)
+            _answer(handler, 403, f"Forbidden for {quoted}", f"Forbidden for {quoted}\n")
             return
         if action is not None and action.isdigit():
             status = int(action)
             self._record(Entry(method, path, filename, action, status))
-            text = f"{status} {_STATUS_TEXT.get(status, 'Error')} (fault injected)\n".encode()
-            handler.send_response(status, _STATUS_TEXT.get(status))
-            handler.send_header("Content-Type", "text/plain")
-            handler.send_header("Content-Length", str(len(text)))
-            handler.send_header("Connection", "close")
-            handler.end_headers()
-            handler.wfile.write(text)
+            _answer(handler, status, _STATUS_TEXT.get(status), f"{status} {_STATUS_TEXT.get(status, 'Error')} (fault injected)\n")
             return
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in _HOP_BY_HOP}
         upstream = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=120)
@@ -220,6 +208,17 @@ class FaultProxy:
         handler.end_headers()
         if method != "HEAD":
             handler.wfile.write(payload)
+
+
+def _answer(handler: http.server.BaseHTTPRequestHandler, status: int, reason: str | None, text: str) -> None:
+    """Answer *status* with *reason* and a plain-text body, and close the connection."""
+    body = text.encode()
+    handler.send_response(status, reason)
+    handler.send_header("Content-Type", "text/plain")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.send_header("Connection", "close")
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 def _reset(handler: http.server.BaseHTTPRequestHandler) -> None:

@@ -30,6 +30,15 @@ def commit(project: Path, name: str, subject: str) -> None:
     git(project, "commit", "--quiet", "-m", subject)
 
 
+def clone(tmp_path: Path, url: str, name: str, *options: str) -> Path:
+    """A clone of *url* with the options CI systems use, and a git identity."""
+    path = tmp_path / name
+    git(tmp_path, "clone", "--quiet", *options, url, str(path))
+    git(path, "config", "user.name", "Hoist Test")
+    git(path, "config", "user.email", "test@hoist.invalid")
+    return path
+
+
 @pytest.mark.slow
 def test_a_clock_that_ran_ahead_never_makes_a_lower_version(example_project, tmp_path: Path) -> None:
     faketime = shutil.which("faketime")
@@ -69,11 +78,7 @@ def test_shallow_and_tagless_clones(example_project, hoist_home: Path, tmp_path:
     url = remote.as_uri()
 
     # A clone without the tags: plan refuses, naming them; nothing changes.
-    tagless = tmp_path / "tagless"
-    git(tmp_path, "clone", "--quiet", "--no-tags", url, str(tagless))
-    for clone in (tagless,):
-        git(clone, "config", "user.name", "Hoist Test")
-        git(clone, "config", "user.email", "test@hoist.invalid")
+    tagless = clone(tmp_path, url, "tagless", "--no-tags")
     before = repository_state(tagless)
     refused = run_hoist(tagless, "plan")
     assert refused.returncode == 3, refused.output
@@ -81,10 +86,7 @@ def test_shallow_and_tagless_clones(example_project, hoist_home: Path, tmp_path:
     assert repository_state(tagless) == before
 
     # A shallow clone, as many CI systems make: plan refuses; release fetches what it needs.
-    shallow = tmp_path / "shallow"
-    git(tmp_path, "clone", "--quiet", "--depth", "1", url, str(shallow))
-    git(shallow, "config", "user.name", "Hoist Test")
-    git(shallow, "config", "user.email", "test@hoist.invalid")
+    shallow = clone(tmp_path, url, "shallow", "--depth", "1")
     before = repository_state(shallow)
     refused = run_hoist(shallow, "plan")
     assert refused.returncode == 3, refused.output
