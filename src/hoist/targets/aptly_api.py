@@ -230,8 +230,9 @@ class AptlyApiRepository(PublishedRepository):
         if self.api.json("GET", f"/repos/{quote(self.settings.repo)}") is None:
             raise PreflightError(
                 f"the aptly server has no repository {self.settings.repo!r}",
-                f"create it on the server: aptly repo create -distribution={release.distribution} "
-                f"-component={release.component} {self.settings.repo} (or POST /api/repos)")
+                f"create it through the API: POST {self.api.url}/repos with {{\"Name\": \"{self.settings.repo}\", "
+                f"\"DefaultDistribution\": \"{release.distribution}\", \"DefaultComponent\": \"{release.component}\"}} "
+                "(or `aptly repo create` on the server while the API is stopped: it holds aptly's database)")
         if self._published(release.distribution) is None:
             return
         publication = self._publication(release, self._architecture(()))
