@@ -46,7 +46,7 @@ def run(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = N
     return proc.stdout
 
 
-def check_published(project: Path, hoist_home: Path, package: str) -> dict:
+def check_published(project: Path, hoist_home: Path, package: str, branch: str = "master") -> dict:
     """The manifest agrees with what every target holds; returns the manifest."""
     manifest = json.loads((project / "dist" / "release.json").read_text())
     version, tag = manifest["version"], manifest["tag"]
@@ -65,7 +65,7 @@ def check_published(project: Path, hoist_home: Path, package: str) -> dict:
     listed = git(project, "ls-remote", str(remote), f"refs/tags/{tag}^{{}}")
     assert listed.split()[0] == manifest["commit"] == git(project, "rev-parse", "HEAD")
     assert f"Hoist-Release: {version}" in git(project, "log", "-1", "--format=%B")
-    assert git(remote, "rev-parse", "refs/heads/master") == manifest["commit"]
+    assert git(remote, "rev-parse", f"refs/heads/{branch}") == manifest["commit"]
 
     # index: the files, byte for byte.
     index_dir = Path(manifest["targets"]["pypi"]["index"])
@@ -230,7 +230,7 @@ def test_hoist_releases_itself(hoist_home: Path, tmp_path: Path, root_tarball: P
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1800,
     )
     assert result.returncode == 0, result.stdout
-    manifest = check_published(clone, hoist_home, "hoist")
+    manifest = check_published(clone, hoist_home, "hoist", branch="main")
     deb = clone / next(a["path"] for a in manifest["artifacts"] if a["kind"] == "deb")
     assert "./opt/hoist/bin/hoist" in run(["dpkg-deb", "-c", str(deb)])
     out = check_apt_install(manifest, tmp_path, "hoist", ["hoist", "--version"], recommends=False)
