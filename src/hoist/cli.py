@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, pipeline
+from .channels import RECORD_REF, ChannelReport, Channels, Move
 from .commands.ci import should_release
 from .commands.lock import DEFAULT_LOCK, write_lock
 from .commands.rebuild import rebuild
@@ -106,6 +107,17 @@ def _parser() -> argparse.ArgumentParser:
     shown = command("status", "the state of each target for a version (default: the newest release)",
                     "Read every target back for VERSION: published, missing or conflict.", (local, as_json))
     shown.add_argument("version", nargs="?", help="a release version, e.g. 26.11.0")
+    promote = command("promote", "make a channel publish a released version (the same .deb, not rebuilt)",
+                      "Make CHANNEL publish VERSION: the very .deb the release published, from the apt "
+                      "repository. The move is recorded in the git remote (refs/hoist/channels/CHANNEL) "
+                      "before it is published; running the command again completes it.", (local,))
+    promote.add_argument("version", help="a released version, e.g. 26.12.0")
+    promote.add_argument("--to", required=True, metavar="CHANNEL", dest="channel", help="the channel, e.g. production")
+    rollback = command("rollback", "make a channel publish an earlier release again",
+                       "Make CHANNEL publish an earlier release again: --to VERSION, or the version it "
+                       "published before. Recorded like a promotion.", (local,))
+    rollback.add_argument("channel", help="the channel, e.g. production")
+    rollback.add_argument("--to", metavar="VERSION", dest="version", help="the version (default: the one before)")
     ci = command("ci", "decisions for CI jobs", "Decisions a CI job asks hoist for.")
     ci_sub = ci.add_subparsers(dest="ci_command", required=True, metavar="CI_COMMAND")
     ci_sub.add_parser(
@@ -179,16 +191,40 @@ def print_summary(ctx: Context, release: ReleasePlan, made: Products) -> None:
 
 
 def show_status(ctx: Context, version: str | None, *, as_json: bool) -> int:
-    """Print each target's state for *version*; exit status 0 when all hold it."""
+    """Print each target's state for *version*, and what each channel
+    publishes; exit status 0 when every target holds it."""
     report = status(ctx, version)
+    channels = Channels(ctx).report() if ctx.config.channels else []
     if as_json:
-        ctx.ui.json(report.record())
-    else:
-        ctx.ui.table(f"{ctx.config.name} {report.version}", ["target", "state", "detail"],
-                     [[s.target, s.state, s.detail] for s in report.states])
-        ctx.ui.result(f"{report.version}: " + ("published on every target" if report.complete
-                                               else "incomplete: hoist release on its tag finishes it"))
+        ctx.ui.json({**report.record(), "channels": {c.name: c.record() for c in channels}})
+        return 0 if report.complete else STATUS_INCOMPLETE
+    ctx.ui.table(f"{ctx.config.name} {report.version}", ["target", "state", "detail"],
+                 [[s.target, s.state, s.detail] for s in report.states])
+    ctx.ui.result(f"{report.version}: " + ("published on every target" if report.complete
+                                           else "incomplete: hoist release on its tag finishes it"))
+    if channels:
+        ctx.ui.table("channels", ["channel", "publishes", "sha256", "recorded"], [_channel_row(c) for c in channels])
     return 0 if report.complete else STATUS_INCOMPLETE
+
+
+def _channel_row(channel: ChannelReport) -> list[str]:
+    current = channel.state.current
+    recorded = channel.recorded
+    verb = {"promote": "promoted", "rollback": "rolled back to"}.get(recorded.action, recorded.action) if recorded else ""
+    noted = "" if recorded is None else f"{verb} {recorded.version} by {recorded.who}, {recorded.when}"
+    if not channel.agrees:
+        noted += f" (not published yet: hoist {recorded.action} again completes it)"
+    shown = current.version if current else (f"apt would refuse it: {channel.state.problem}"
+                                             if channel.state.problem else "nothing")
+    return [channel.name, shown, current.sha256[:16] if current else "", noted]
+
+
+def show_move(ctx: Context, move: Move) -> int:
+    """Print a channel's move."""
+    ctx.ui.result(f"{move.channel} publishes {ctx.config.package} {move.version} "
+                  f"(sha256 {move.sha256[:16]}; before: {move.previous or 'nothing'})")
+    ctx.ui.result(f"recorded as {move.commit[:12]} on {RECORD_REF.format(move.channel)} in the git remote")
+    return 0
 
 
 def show_rebuild(ctx: Context, version: str) -> int:
@@ -232,6 +268,10 @@ def _run(args: argparse.Namespace, ui: UI) -> int:
         return 0
     if args.command == "rebuild":
         return show_rebuild(ctx, args.version)
+    if args.command == "promote":
+        return show_move(ctx, Channels(ctx).promote(args.version, args.channel))
+    if args.command == "rollback":
+        return show_move(ctx, Channels(ctx).rollback(args.channel, args.version))
     if args.command == "status":
         return show_status(ctx, args.version, as_json=args.json)
     if args.command == "plan":

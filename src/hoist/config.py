@@ -14,6 +14,7 @@ import difflib
 import platform
 import posixpath
 import re
+import shlex
 import tomllib
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
@@ -82,6 +83,9 @@ class AptTarget:
     :ivar prefix: the publish prefix on the API's server (default ``.``).
     :ivar keep: how many versions of the package the repository keeps
         (0: all); older ones leave the repository and the publication.
+    :ivar origin: the ``Origin`` of the publication's ``Release`` file, which
+        servers pin on ("" = the repository's name; Debian Repository Format).
+    :ivar label: its ``Label`` ("" = the same as the origin).
     """
 
     repo: str
@@ -94,6 +98,18 @@ class AptTarget:
     api_url: str = ""
     prefix: str = "."
     keep: int = 0
+    origin: str = ""
+    label: str = ""
+
+    @property
+    def release_origin(self) -> str:
+        """The ``Origin`` the publication carries."""
+        return self.origin or self.repo
+
+    @property
+    def release_label(self) -> str:
+        """The ``Label`` the publication carries."""
+        return self.label or self.release_origin
 
     def problems(self) -> list[str]:
         """What is wrong with this table as a whole (each key has its type already)."""
@@ -123,6 +139,13 @@ class Config:
     :ivar lock: a requirements file with pinned, hashed dependencies, or None
         to take them from the wheel's metadata.
     :ivar compression: the .deb's compressor (dpkg-deb -Z).
+    :ivar channels: the apt distributions a release moves through, in order
+        (``("staging", "production")``): a release is published to the first,
+        ``hoist promote`` moves it on; empty for one distribution.
+    :ivar health_check: the command a server runs after each upgrade (as a
+        list of arguments, see :func:`shlex.split`), or ``()``.
+    :ivar valid_days: how long a signed publication stays valid for apt
+        (``Valid-Until``), in days; ``hoist resign`` renews it.
     :ivar targets: the settings of each configured target, by table name
         (``git``, ``pypi``, ``apt``, or a kind registered with
         :func:`hoist.targets.register`); empty for local targets.
@@ -141,6 +164,9 @@ class Config:
     component: str = "main"
     push_retries: int = 3
     compression: str = "zstd"
+    channels: tuple[str, ...] = ()
+    health_check: tuple[str, ...] = ()
+    valid_days: int = 14
     targets: Mapping[str, Any] = field(default_factory=dict)
     has_hoist_table: bool = False
 
@@ -172,6 +198,9 @@ _TOP_KEYS = {
     "component": str,
     "push_retries": int,
     "compression": str,
+    "channels": list,
+    "health_check": str,
+    "valid_days": int,
 }
 #: dpkg-deb's compressors (dpkg-deb(1) -Z); Debian 12's dpkg reads zstd.
 COMPRESSORS = ("zstd", "xz", "gzip", "none")
@@ -191,6 +220,46 @@ _TAG_PREFIX = re.compile(r"^(?:[A-Za-z](?:[A-Za-z0-9_-]|\.(?!\.))*)?$")
 #: Where Debian Policy (§9.1.1, the FHS §3.13) lets a package put add-on
 #: software of its own: ``/opt/<package>``.
 ADD_ON_ROOT = "/opt"
+
+
+#: A channel is an apt distribution (suite): a name that is one path
+#: segment of ``dists/`` (Debian Repository Format).
+_CHANNEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+#: What a shell would read as more than one command or a redirection.
+_SHELL_WORDS = {"|", "||", "&", "&&", ";", ">", ">>", "<", "<<", "2>", "2>&1", "$(", "`"}
+
+
+def channels_problems(channels: list[Any], distribution: str | None) -> list[str]:
+    """What is wrong with ``tool.hoist.channels`` (and ``distribution`` beside it)."""
+    if not channels or not all(isinstance(c, str) for c in channels):
+        return ['tool.hoist.channels must be a non-empty list of names, e.g. ["staging", "production"]']
+    found = [f"tool.hoist.channels: {c!r} cannot be an apt distribution name: use letters, digits, '.', '_' and '-'"
+             for c in channels if not _CHANNEL.match(c)]
+    if len(set(channels)) != len(channels):
+        found.append(f"tool.hoist.channels names a channel twice: {channels}")
+    if distribution is not None and distribution != channels[0]:
+        found.append(f"tool.hoist.distribution is {distribution!r} but the first channel is {channels[0]!r}: "
+                     "a release is published to the first channel; remove distribution")
+    return found
+
+
+def health_check_command(text: str) -> tuple[tuple[str, ...], str | None]:
+    """``tool.hoist.health_check`` as arguments, and why it is not one command (or None).
+
+    It is run on servers without a shell (systemd's ``ExecStart`` rules), so
+    it must be one command with its arguments.
+    """
+    try:
+        argv = tuple(shlex.split(text))
+    except ValueError as exc:
+        return (), f"tool.hoist.health_check {text!r} is not a command: {exc}"
+    if not argv:
+        return (), "tool.hoist.health_check is empty: give the command that tells whether the application works"
+    if any(word in _SHELL_WORDS or word.startswith(("$(", "`")) for word in argv):
+        return (), (f"tool.hoist.health_check {text!r} is not a command: it is run without a shell, so write one "
+                    "command with its arguments (put a pipeline or redirection in a script the package ships)")
+    return argv, None
 
 
 def tag_prefix_problem(prefix: str) -> str | None:
@@ -338,7 +407,7 @@ def load(root: Path, extra_tables: Mapping[str, type] | None = None) -> Config:
             problems.append(f"unknown key tool.hoist.{key} in {path}: {_did_you_mean(key, [*_TOP_KEYS, *tables])}")
             continue
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            kinds = {str: "a string", int: "an integer", dict: "a table"}
+            kinds = {str: "a string", int: "an integer", dict: "a table", list: "a list of strings"}
             problems.append(f"tool.hoist.{key} must be {kinds[expected]}, not {type(value).__name__}")
             continue
         if expected is dict:
@@ -358,6 +427,13 @@ def load(root: Path, extra_tables: Mapping[str, type] | None = None) -> Config:
     for problem in (install_root_problem(install_root, package), tag_prefix_problem(values.get("tag_prefix", "v"))):
         if problem:
             problems.append(problem)
+    if "channels" in values:
+        problems.extend(channels_problems(values["channels"], values.get("distribution")))
+    if "health_check" in values:
+        values["health_check"], problem = health_check_command(values["health_check"])
+        problems.extend([problem] if problem else [])
+    if values.get("valid_days", 1) < 1:
+        problems.append(f"tool.hoist.valid_days must be 1 or more, not {values['valid_days']}")
     if values.get("push_retries", 1) < 1:
         problems.append(f"tool.hoist.push_retries must be 1 or more, not {values['push_retries']}")
     if problems:
@@ -368,6 +444,9 @@ def load(root: Path, extra_tables: Mapping[str, type] | None = None) -> Config:
     if targets and "git" not in targets:
         targets["git"] = GitTarget()
     values["install_root"] = install_root.rstrip("/")
+    if values.get("channels"):
+        values["channels"] = tuple(values["channels"])
+        values["distribution"] = values["channels"][0]
     values.setdefault("distribution", host_codename())
     return Config(
         root=root,

@@ -19,8 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from debian.debian_support import Version
+
 from ..config import AptTarget
-from ..errors import ConflictError
+from ..errors import ConflictError, PublishError
 from ..manifest import Artifact
 from ..preflight import check_tool
 from ..redaction import without_userinfo
@@ -61,6 +63,40 @@ class AptPublishPlan:
     endpoint: str
     url: str
     gpg_key: str
+
+
+@dataclass(frozen=True)
+class Held:
+    """One version of the package in a channel or in the repository.
+
+    :ivar version: the Debian version, e.g. ``26.12.0``.
+    :ivar filename: the .deb's file name in the pool.
+    :ivar sha256: its sha256 (hex).
+    """
+
+    version: str
+    filename: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """What a channel (an apt distribution) publishes of the package, as apt reads it.
+
+    :ivar channel: the distribution.
+    :ivar held: the versions it publishes, newest first (a server installs the first).
+    :ivar problem: why apt would refuse the publication, or ``""`` (also when
+        the channel is not published at all: then *held* is empty).
+    """
+
+    channel: str
+    held: tuple[Held, ...]
+    problem: str = ""
+
+    @property
+    def current(self) -> Held | None:
+        """The version a server of the channel installs, or None."""
+        return self.held[0] if self.held and not self.problem else None
 
 
 class PublishedRepository(Target):
@@ -122,6 +158,33 @@ class PublishedRepository(Target):
                 return TargetState(self.name, CONFLICT, f"the pool file {entry['Filename']} has sha256 {pool}, "
                                    f"but the index and this build say {deb.sha256}", facts)
         return TargetState(self.name, PUBLISHED, filename, facts)
+
+    # -- channels: distributions of the one repository (see hoist.channels) --------------
+
+    def channel(self, channel: str, component: str) -> ChannelState:
+        """What *channel* publishes of the package, read as apt reads it."""
+        ref = ReleaseRef("", "", None, channel, component)
+        publication = self._publication(ref, self._architecture(()))
+        package = self.env.config.package
+        held = sorted((Held(p["Version"], Path(p["Filename"]).name, p["SHA256"])
+                       for p in publication.packages.values() if p["Package"] == package),
+                      key=lambda h: Version(h.version), reverse=True)
+        problem = publication.problem if publication.packages else ""
+        return ChannelState(channel, tuple(held), problem)
+
+    def in_repository(self, version: str) -> Held | None:
+        """The repository's .deb of *version* of the package, or None (a
+        version never released here, or one that retention removed)."""
+        raise NotImplementedError
+
+    def put(self, channel: str, component: str, version: str) -> None:
+        """Make *channel* publish *version* of the package, from the
+        repository (the same file, the same sha256), and no other version of
+        it; every other package it publishes stays.
+
+        :raises PublishError: the repository does not hold *version*, or aptly refused.
+        """
+        raise NotImplementedError
 
     def usage(self, release: ReleaseRef) -> list[str]:
         key = Path(without_userinfo(self.settings.public_key))
@@ -188,3 +251,29 @@ class AptRepository(PublishedRepository):
             if not aptly.package_keys(self.env.config.package, release.version):
                 aptly.add(deb.path)
             aptly.publish(aptly.snapshot(release.version))
+
+    def in_repository(self, version: str) -> Held | None:
+        aptly = self._aptly(ReleaseRef(version, "", None, self.env.config.distribution, self.env.config.component))
+        fields = aptly.package_fields(self.env.config.package, version, self._architecture(()))
+        if fields is None:
+            return None
+        return Held(version, f"{fields['Package']}_{version}_{fields['Architecture']}.deb", fields["SHA256"])
+
+    def put(self, channel: str, component: str, version: str) -> None:
+        """Under the repository's lock: a snapshot of the repository is the
+        source, the channel's published snapshot (or an empty one) the base,
+        and aptly's ``snapshot pull`` makes the new one, published to the
+        channel (``publish switch``, or ``publish snapshot`` the first time)."""
+        package = self.env.config.package
+        architecture = self._architecture(())
+        aptly = self._aptly(ReleaseRef(version, "", None, channel, component))
+        ui = self.env.ui
+        with aptly.lock(on_wait=lambda path: ui.line(f"    waiting for another apt publish ({path})")):
+            if aptly.package_fields(package, version, architecture) is None:
+                raise PublishError(f"the apt repository does not hold {package} {version}",
+                                   "promote a version the repository still holds (hoist status lists the channels)")
+            source = aptly.new_snapshot(f"{self.settings.repo}-{version}-source")
+            base = aptly.published_snapshot() or aptly.new_snapshot(f"{self.settings.repo}-{channel}-empty", "empty")
+            target = aptly.free_snapshot_name(f"{self.settings.repo}-{channel}-{version}")
+            aptly.pull(base, source, target, package, version, architecture)
+            aptly.publish(target)

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from debian.deb822 import Deb822
+
 from ..config import AptTarget
 from ..errors import ConfigError, ConflictError, PreflightError, PublishError
 from ..flock import file_lock
@@ -249,6 +251,47 @@ class Aptly:
         lines = self._aptly("publish", "list", "-raw").stdout.splitlines()
         return any(line.split() == [prefix, self.distribution] for line in lines)
 
+    def published_snapshot(self) -> str | None:
+        """The snapshot the distribution publishes in the component, or None
+        when it is not published (aptly's ``publish list -json``)."""
+        for entry in json.loads(self._aptly("publish", "list", "-json").stdout or "[]"):
+            storage = entry.get("Storage") or ""
+            endpoint = f"{storage}:{entry.get('Prefix')}" if storage else entry.get("Prefix")
+            if endpoint == self.target.endpoint and entry.get("Distribution") == self.distribution:
+                return next((s["Name"] for s in entry.get("Sources") or [] if s.get("Component") == self.component),
+                            None)
+        return None
+
+    def free_snapshot_name(self, name: str) -> str:
+        """*name*, or *name*-<n> when a snapshot has that name."""
+        existing = set(self.snapshots())
+        return next(f"{name}-{n}" for n in range(2, 100_000) if f"{name}-{n}" not in existing) if name in existing else name
+
+    def new_snapshot(self, name: str, *source: str) -> str:
+        """Create a snapshot named after *name* (see :meth:`free_snapshot_name`)
+        ``from repo <repo>`` when no *source* is given, ``empty`` for ``("empty",)``."""
+        name = self.free_snapshot_name(name)
+        self._aptly("snapshot", "create", name, *(source or ("from", "repo", self.target.repo)), mutates=True)
+        return name
+
+    def pull(self, base: str, source: str, destination: str, package: str, version: str, architecture: str) -> None:
+        """Create *destination* from *base* with *package* at exactly *version*
+        from *source*, and no other version of it (aptly ``snapshot pull``,
+        which removes the other versions of a pulled package)."""
+        self._aptly("snapshot", "pull", "-no-deps", f"-architectures={architecture}", base, source, destination,
+                    f"Name (= {package}), $Version (= {version})", mutates=True)
+
+    def package_fields(self, package: str, version: str, architecture: str) -> dict[str, str] | None:
+        """The repository's package *package* *version* of *architecture*: its
+        control fields with ``Filename`` and ``SHA256`` (aptly ``package show``), or None."""
+        keys = [k for k in self.package_keys(package, version) if k.split()[0] in (f"P{architecture}", "Pall")]
+        if not keys:
+            return None
+        arch = keys[0].split()[0][1:]
+        stanza = self._aptly("package", "show", f"Name (= {package}), $Version (= {version}), "
+                             f"$Architecture (= {arch})").stdout
+        return dict(Deb822(stanza))
+
     def publish(self, snapshot: str) -> None:
         """Publish *snapshot*, signed: a first ``publish snapshot``, else ``publish switch``.
 
@@ -265,6 +308,7 @@ class Aptly:
             else:
                 self._aptly(
                     "publish", "snapshot", *sign, "-acquire-by-hash",
+                    f"-origin={self.target.release_origin}", f"-label={self.target.release_label}",
                     f"-distribution={self.distribution}", f"-component={self.component}",
                     snapshot, self.target.endpoint, mutates=True,
                 )

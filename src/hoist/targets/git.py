@@ -77,6 +77,13 @@ class GitRemote(Target):
         tags = {ref.removeprefix("refs/tags/"): sha for ref, sha in refs.items() if ref.startswith("refs/tags/")}
         return RemoteState(refs.get(f"refs/heads/{self.env.config.branch}"), tags)
 
+    def ref(self, name: str) -> str | None:
+        """The object the remote's ref *name* (``refs/...``) points at, or None.
+
+        :raises PreflightError: the remote cannot be read.
+        """
+        return None if self._absent() else self.env.git.remote_refs(self.remote).get(name)
+
     def fetch(self, *refspecs: str) -> None:
         """Fetch *refspecs* (all tags when none) from the remote into the repository."""
         if refspecs:
