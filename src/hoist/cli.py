@@ -25,6 +25,7 @@ from .commands.status import status
 from .context import Context, ReleasePlan
 from .errors import (
     CANCELLED,
+    ConfigError,
     EXIT_CODES,
     INTERNAL_ERROR,
     INTERRUPTED,
@@ -39,6 +40,7 @@ from .secrets import GPG_PASSPHRASE_VARS, PYPI_PASSWORD_VARS, PYPI_USERNAME_VARS
 from .session import open_project
 from .steps import Skip
 from .steps.confirm import Confirmed
+from .targets.apt import PublishedRepository
 from .ui import UI
 
 ENVIRONMENT = {
@@ -118,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
                        "published before. Recorded like a promotion.", (local,))
     rollback.add_argument("channel", help="the channel, e.g. production")
     rollback.add_argument("--to", metavar="VERSION", dest="version", help="the version (default: the one before)")
+    command("resign", "sign the apt publications again, valid for another tool.hoist.valid_days",
+            "Date each channel's Release file now, valid for tool.hoist.valid_days (Valid-Until), and sign "
+            "it again. apt refuses a publication past its Valid-Until, so run this from a timer or a CI job "
+            "more often than that.", (local,))
     ci = command("ci", "decisions for CI jobs", "Decisions a CI job asks hoist for.")
     ci_sub = ci.add_subparsers(dest="ci_command", required=True, metavar="CI_COMMAND")
     ci_sub.add_parser(
@@ -219,6 +225,18 @@ def _channel_row(channel: ChannelReport) -> list[str]:
     return [channel.name, shown, current.sha256[:16] if current else "", noted]
 
 
+def show_resign(ctx: Context) -> int:
+    """Sign every channel (or the distribution) again; print each one's new Valid-Until."""
+    apt = next((t for t in ctx.targets.all if isinstance(t, PublishedRepository)), None)
+    if apt is None:
+        raise ConfigError("there is no apt repository to sign", "configure [tool.hoist.apt], or use local targets")
+    names = ctx.config.channels or (ctx.config.distribution,)
+    renewed = apt.resign(names, ctx.config.component)
+    for name in names:
+        ctx.ui.result(f"{name}: valid until {renewed[name]}" if name in renewed else f"{name}: not published")
+    return 0
+
+
 def show_move(ctx: Context, move: Move) -> int:
     """Print a channel's move."""
     ctx.ui.result(f"{move.channel} publishes {ctx.config.package} {move.version} "
@@ -272,6 +290,8 @@ def _run(args: argparse.Namespace, ui: UI) -> int:
         return show_move(ctx, Channels(ctx).promote(args.version, args.channel))
     if args.command == "rollback":
         return show_move(ctx, Channels(ctx).rollback(args.channel, args.version))
+    if args.command == "resign":
+        return show_resign(ctx)
     if args.command == "status":
         return show_status(ctx, args.version, as_json=args.json)
     if args.command == "plan":

@@ -22,11 +22,11 @@ from pathlib import Path
 from debian.debian_support import Version
 
 from ..config import AptTarget
-from ..errors import ConflictError, PublishError
+from ..errors import ConflictError, PreflightError, PublishError
 from ..manifest import Artifact
 from ..preflight import check_tool
 from ..redaction import without_userinfo
-from .aptly import Aptly
+from .aptly import Aptly, release_date
 from .base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, TargetState
 from .publication import Publication, read_publication
 
@@ -186,6 +186,16 @@ class PublishedRepository(Target):
         """
         raise NotImplementedError
 
+    def resign(self, distributions: Sequence[str], component: str) -> dict[str, str]:
+        """Sign each published distribution of *distributions* again, valid
+        for ``tool.hoist.valid_days`` from now (``Valid-Until``).
+
+        :returns: the new ``Valid-Until`` of each distribution re-signed.
+        :raises PreflightError: this kind of repository is signed elsewhere.
+        """
+        raise PreflightError("the aptly server signs this repository, and aptly 1.5 writes no Valid-Until",
+                             "publications of aptly's REST API do not expire; nothing to renew")
+
     def usage(self, release: ReleaseRef) -> list[str]:
         key = Path(without_userinfo(self.settings.public_key))
         package = self.env.config.package
@@ -207,7 +217,7 @@ class AptRepository(PublishedRepository):
 
     def _aptly(self, release: ReleaseRef) -> Aptly:
         return Aptly(self.env.runner, self.settings, release.distribution, release.component,
-                     self.env.secrets.gpg_passphrase)
+                     self.env.secrets.gpg_passphrase, self.env.config.valid_days)
 
     def plan(self, release: ReleaseRef) -> AptPublishPlan:
         s = self.settings
@@ -258,6 +268,16 @@ class AptRepository(PublishedRepository):
         if fields is None:
             return None
         return Held(version, f"{fields['Package']}_{version}_{fields['Architecture']}.deb", fields["SHA256"])
+
+    def resign(self, distributions: Sequence[str], component: str) -> dict[str, str]:
+        renewed = {}
+        first = self._aptly(ReleaseRef("", "", None, distributions[0], component))
+        with first.lock(on_wait=lambda path: self.env.ui.line(f"    waiting for another apt publish ({path})")):
+            for distribution in distributions:
+                aptly = self._aptly(ReleaseRef("", "", None, distribution, component))
+                if aptly.published():
+                    renewed[distribution] = release_date(aptly.resign(max(aptly.valid_days, 1)))
+        return renewed
 
     def put(self, channel: str, component: str, version: str) -> None:
         """Under the repository's lock: a snapshot of the repository is the

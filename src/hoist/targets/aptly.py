@@ -18,9 +18,10 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from debian.deb822 import Deb822
+from debian.deb822 import Deb822, Release
 
 from ..config import AptTarget
 from ..errors import ConfigError, ConflictError, PreflightError, PublishError
@@ -46,6 +47,14 @@ PIPE_CAPACITY = 65536
 def _gist(output: str) -> str:
     """The last 300 characters of a command's output, on one line."""
     return " ".join(line.strip() for line in output.splitlines() if line.strip())[-300:]
+
+
+def release_date(moment: datetime) -> str:
+    """*moment* as a ``Release`` file's ``Date`` (RFC 2822 in UTC, as the Debian archive writes it)."""
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    utc = moment.astimezone(timezone.utc)
+    return f"{days[utc.weekday()]}, {utc.day:02d} {months[utc.month - 1]} {utc.year} {utc:%H:%M:%S} UTC"
 
 
 @contextlib.contextmanager
@@ -87,6 +96,8 @@ class Aptly:
     :param distribution: the distribution (suite) published, e.g. ``bookworm``.
     :param component: the component, e.g. ``main``.
     :param passphrase: the signing key's passphrase, from the environment, or None.
+    :param valid_days: days a publication stays valid (``Valid-Until``, see
+        :meth:`resign`); 0 for no limit.
     """
 
     runner: Runner
@@ -94,6 +105,7 @@ class Aptly:
     distribution: str
     component: str
     passphrase: str | None = None
+    valid_days: int = 0
 
     def _env(self) -> dict[str, str]:
         return {"GNUPGHOME": self.target.gnupghome} if self.target.gnupghome else {}
@@ -292,8 +304,72 @@ class Aptly:
                              f"$Architecture (= {arch})").stdout
         return dict(Deb822(stanza))
 
+    def publish_dir(self) -> Path:
+        """The directory aptly publishes to: a ``filesystem:<name>:<prefix>``
+        endpoint's ``rootDir`` (aptly docs, "FileSystemPublishEndpoints"), or
+        ``<rootDir>/public`` for a bare prefix, with the prefix.
+
+        :raises ConfigError: the endpoint is not on this machine's file system (S3, Swift).
+        """
+        parts = self.target.endpoint.split(":")
+        if len(parts) == 1:
+            return self.root_dir() / "public" / parts[0]
+        config = json.loads(Path(self.target.aptly_config).expanduser().read_text())
+        endpoint = (config.get("FileSystemPublishEndpoints") or {}).get(parts[1]) if parts[0] == "filesystem" else None
+        if endpoint is None or len(parts) != 3:
+            raise ConfigError(f"tool.hoist.apt.endpoint {self.target.endpoint!r} is not a file system endpoint "
+                              f"of {self.target.aptly_config}",
+                              "hoist signs Valid-Until into Release files it can write: use a filesystem endpoint")
+        return Path(endpoint["rootDir"]) / parts[2]
+
+    def resign(self, valid_days: int, now: datetime | None = None) -> datetime:
+        """Date the distribution's ``Release`` now and make it valid for
+        *valid_days* days (``Valid-Until``), then sign it again: ``InRelease``
+        (clearsigned) and ``Release.gpg`` (detached).  apt refuses a
+        ``Release`` past its ``Valid-Until`` (apt.conf(5),
+        ``Acquire::Check-Valid-Until``), so a server fed a frozen copy of the
+        repository stops trusting it.  aptly 1.5 writes no ``Valid-Until``.
+
+        :returns: the new ``Valid-Until``.
+        :raises PublishError: the distribution is not published, or gpg cannot sign.
+        """
+        directory = self.publish_dir() / "dists" / self.distribution
+        path = directory / "Release"
+        try:
+            release = Release(path.read_text())
+        except FileNotFoundError:
+            raise PublishError(f"{self.distribution} is not published at {directory}",
+                               "publish it first (hoist release, or hoist promote)") from None
+        now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+        until = now + timedelta(days=valid_days)
+        fields = {k: v for k, v in release.items() if k not in ("Date", "Valid-Until")}
+        ordered = Release()
+        for key, value in fields.items():
+            ordered[key] = value
+            if key == "Codename":
+                ordered["Date"], ordered["Valid-Until"] = release_date(now), release_date(until)
+        if "Date" not in ordered:
+            ordered["Date"], ordered["Valid-Until"] = release_date(now), release_date(until)
+        text = ordered.dump()
+        with contextlib.ExitStack() as stack:
+            secret = ["--passphrase-file", stack.enter_context(passphrase_path(self.passphrase))] if self.passphrase else []
+            key = ["--local-user", self.target.gpg_key] if self.target.gpg_key else []
+            for name, how in (("InRelease", "--clearsign"), ("Release.gpg", "--detach-sign")):
+                result = self.runner.run(
+                    ["gpg", "--batch", "--no-tty", "--yes", "--pinentry-mode", "loopback", *secret, *key,
+                     "--armor", "--digest-algo", "SHA512", how, "--output", str(directory / f"{name}.new"), "-"],
+                    env=self._env(), input=text, check=False, mutates=False)
+                if not result.ok:
+                    raise PublishError(f"cannot sign {path} with the key {self.key_name}: {_gist(result.stderr)}",
+                                       self._signing_hint("the publication is unchanged"))
+        (directory / "Release.new").write_text(text)
+        for name in ("Release", "Release.gpg", "InRelease"):
+            os.replace(directory / f"{name}.new", directory / name)
+        return until
+
     def publish(self, snapshot: str) -> None:
-        """Publish *snapshot*, signed: a first ``publish snapshot``, else ``publish switch``.
+        """Publish *snapshot*, signed: a first ``publish snapshot``, else
+        ``publish switch``; then :meth:`resign` when publications expire.
 
         aptly writes and signs the new indexes, then moves them into place.  A
         first publish that failed leaves files but no publish in aptly's
@@ -312,3 +388,5 @@ class Aptly:
                     f"-distribution={self.distribution}", f"-component={self.component}",
                     snapshot, self.target.endpoint, mutates=True,
                 )
+        if self.valid_days:
+            self.resign(self.valid_days)

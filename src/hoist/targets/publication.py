@@ -13,6 +13,8 @@ import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from debian.deb822 import Packages, Release
@@ -115,7 +117,24 @@ def read_publication(
     payload = _verified_payload(runner, inrelease, public_key)
     if payload is None:
         return Publication(packages, f"{dists}/InRelease does not verify with {public_key}")
-    listed = {entry["name"]: entry["sha256"] for entry in Release(payload.decode("utf-8")).get("SHA256", [])}
+    release = Release(payload.decode("utf-8"))
+    listed = {entry["name"]: entry["sha256"] for entry in release.get("SHA256", [])}
     if raw is None or listed.get(index_name) != hashlib.sha256(raw).hexdigest():
         return Publication(packages, f"{dists}/InRelease does not list {index_name} with its sha256")
+    expired = _expired(release.get("Valid-Until", ""))
+    if expired:
+        return Publication(packages, f"{dists}/InRelease expired on {expired} (Valid-Until): hoist resign renews it")
     return Publication(packages)
+
+
+def _expired(valid_until: str) -> str:
+    """*valid_until* when it is in the past (apt's ``Check-Valid-Until``), else ``""``."""
+    if not valid_until:
+        return ""
+    try:
+        until = parsedate_to_datetime(valid_until)
+    except (TypeError, ValueError):
+        return valid_until  # apt refuses a date it cannot read
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=timezone.utc)
+    return valid_until if until <= datetime.now(timezone.utc) else ""
