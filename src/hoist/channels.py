@@ -138,7 +138,8 @@ class Channels:
         tip = self._remote_tip(channel)
         if tip is None:
             return []
-        self.git.fetch(f"+{ref}:{ref}")
+        # Only the objects: no ref or FETCH_HEAD of the repository changes.
+        self.ctx.git("fetch", "--quiet", "--no-write-fetch-head", self.git.remote, ref)
         fields = "%H%x00%an <%ae>%x00%aI%x00" + "%x00".join(f"%(trailers:key={t},valueonly)" for t in TRAILERS)
         out = self.ctx.git("log", "-z", f"--format={fields}%x00", tip).stdout
         values = [v.strip() for v in out.split("\0")]

@@ -21,6 +21,7 @@ from .channels import RECORD_REF, ChannelReport, Channels, Move
 from .commands.ci import should_release
 from .commands.lock import DEFAULT_LOCK, write_lock
 from .commands.rebuild import rebuild
+from .commands.server_setup import server_setup
 from .commands.status import status
 from .context import Context, ReleasePlan
 from .errors import (
@@ -120,6 +121,16 @@ def _parser() -> argparse.ArgumentParser:
                        "published before. Recorded like a promotion.", (local,))
     rollback.add_argument("channel", help="the channel, e.g. production")
     rollback.add_argument("--to", metavar="VERSION", dest="version", help="the version (default: the one before)")
+    setup = command("server-setup", "write the .deb that makes a server follow a channel",
+                    "Build one small .deb that a server installs with `apt-get install ./FILE`: the repository's "
+                    "key, the channel's source, a pin that allows a rollback to downgrade, and a systemd timer "
+                    "that upgrades the application with a health check and puts the previous version back "
+                    "when the check fails. Removing the package removes all of it.", (local,))
+    setup.add_argument("--channel", required=True, help="the channel the server follows, e.g. production")
+    setup.add_argument("-o", "--output", type=Path, help="the .deb to write (default: dist/<name>_<version>_all.deb)")
+    setup.add_argument("--url", help="the repository's URL as servers reach it (default: tool.hoist.apt.url)")
+    setup.add_argument("--every", type=int, default=30, metavar="MINUTES",
+                       help="how often the timer upgrades (default: 30)")
     command("resign", "sign the apt publications again, valid for another tool.hoist.valid_days",
             "Date each channel's Release file now, valid for tool.hoist.valid_days (Valid-Until), and sign "
             "it again. apt refuses a publication past its Valid-Until, so run this from a timer or a CI job "
@@ -290,6 +301,13 @@ def _run(args: argparse.Namespace, ui: UI) -> int:
         return show_move(ctx, Channels(ctx).promote(args.version, args.channel))
     if args.command == "rollback":
         return show_move(ctx, Channels(ctx).rollback(args.channel, args.version))
+    if args.command == "server-setup":
+        made = server_setup(ctx, args.channel, args.output, args.url, args.every)
+        for note in made.notes:
+            ui.line(f"note: {note}")
+        ui.result(f"wrote {made.path}")
+        ui.result(f"on a server of the {args.channel} channel, as root:  apt-get install ./{made.path.name}")
+        return 0
     if args.command == "resign":
         return show_resign(ctx)
     if args.command == "status":

@@ -1,0 +1,246 @@
+"""``hoist server-setup --channel CHANNEL``: one small .deb that points a server at a channel.
+
+``apt-get install ./<package>-channel-<channel>_<version>_all.deb`` sets up,
+with Debian's own parts, everything a server needs to follow the channel:
+
+``/usr/share/keyrings/<package>-archive-keyring.gpg``
+    the repository's public key;
+``/etc/apt/sources.list.d/<package>.sources``
+    the channel's source in deb822 form, with ``Signed-By`` (sources.list(5));
+``/etc/apt/preferences.d/<package>.pref``
+    a pin of the package to the channel's ``Origin``, ``Label`` and suite at
+    priority 1001, which lets apt downgrade to what the channel publishes after
+    a rollback (apt_preferences(5): "causes a version to be installed even if
+    this constitutes a downgrade");
+``<package>-upgrade.timer`` and ``<package>-upgrade.service``
+    every 30 minutes (a randomised delay spreads the servers), one run of
+    ``/usr/lib/<setup package>/upgrade``: update this source only, install
+    the version the channel publishes, run ``tool.hoist.health_check``, and
+    on failure put the previous version back (see that script's docstring).
+
+The two files under ``/etc/apt`` are links into ``/usr/share/<setup
+package>``, so that removing the package removes them too (files under
+``/etc`` would be conffiles, which dpkg keeps until purge).  The package is
+built with debhelper (dh_installsystemd enables the timer; the service is
+never started by the package's own scripts: it runs apt, which the running
+dpkg locks).  Setup packages of other channels of the same application
+conflict with it: a server follows one channel.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import textwrap
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.resources import files
+from pathlib import Path
+
+from .. import changelog
+from ..context import Context
+from ..errors import ConfigError, PreflightError
+from ..preflight import check_tool
+from ..redaction import without_userinfo
+from ..targets.apt import PublishedRepository
+from ..targets.publication import public_key_bytes
+
+#: Debian Policy §5.6.1.
+_DEBIAN_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+
+#: Seconds the health check may take before it counts as failed.
+HEALTH_TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class SetupPackage:
+    """The setup package that was built.
+
+    :ivar path: the .deb.
+    :ivar name: its package name.
+    :ivar url: the repository URL the server will read.
+    :ivar notes: what the user should know (a URL only this machine can read).
+    """
+
+    path: Path
+    name: str
+    url: str
+    notes: tuple[str, ...] = ()
+
+
+def setup_package_name(package: str, channel: str) -> str:
+    """``<package>-channel-<channel>``, lower case.
+
+    :raises ConfigError: the result is not a Debian package name.
+    """
+    name = f"{package}-channel-{channel.lower().replace('_', '-')}"
+    if not _DEBIAN_NAME.match(name):
+        raise ConfigError(f"{name!r} is not a valid Debian package name (Debian Policy §5.6.1)",
+                          "name channels with lower case letters, digits, '.' and '-'")
+    return name
+
+
+def _armored(key: bytes) -> bool:
+    return key.lstrip().startswith(b"-----BEGIN PGP")
+
+
+def server_setup(ctx: Context, channel: str, output: Path | None = None, url: str | None = None,
+                 every_minutes: int = 30) -> SetupPackage:
+    """Build the setup package of *channel*.
+
+    :param output: where to write the .deb (default ``dist/<name>_<version>_all.deb``).
+    :param url: the repository's URL as servers reach it (default ``tool.hoist.apt.url``).
+    :param every_minutes: how often the timer runs an upgrade.
+    :raises PreflightError: an unknown channel, or *every_minutes* below 1.
+    :raises ConfigError: no apt repository is configured.
+    :raises CommandError: the package did not build.
+    """
+    config = ctx.config
+    channels = config.channels or (config.distribution,)
+    if channel not in channels:
+        raise PreflightError(f"there is no channel {channel!r}", f"the channels are: {', '.join(channels)}")
+    if every_minutes < 1:
+        raise PreflightError(f"--every {every_minutes}: the timer needs 1 minute or more", "e.g. --every 30")
+    apt = next((t for t in ctx.targets.all if isinstance(t, PublishedRepository)), None)
+    if apt is None:
+        raise ConfigError("there is no apt repository to follow", "configure [tool.hoist.apt], or use local targets")
+    for tool, debian in (("dpkg-buildpackage", "dpkg-dev"), ("dh", "debhelper")):
+        check_tool(tool, debian)
+    url = url or apt.settings.url
+    notes = []
+    if not url.startswith(("http://", "https://")):
+        notes.append(f"the repository is at {without_userinfo(url)}, which a server cannot read: serve it over "
+                     "HTTP(S) (or copy it there) and pass that URL with --url")
+    name = setup_package_name(config.package, channel)
+    key = public_key_bytes(apt.public_key)
+    now = datetime.now(timezone.utc)
+    version = now.strftime("%Y%m%d.%H%M%S")
+    with tempfile.TemporaryDirectory(prefix="hoist-server-setup-") as tmp:
+        source = Path(tmp, name)
+        _write_source(ctx, source, name, version, channel, url, apt, every_minutes, now)
+        keyring = source / f"{config.package}-archive-keyring.gpg"
+        if _armored(key):
+            ctx.runner.run(["gpg", "--batch", "--dearmor", "--output", str(keyring)], input=key.decode())
+        else:
+            keyring.write_bytes(key)
+        ctx.runner.run(["dpkg-buildpackage", "-b", "-uc", "-us", "--no-check-builddeps"], cwd=source,
+                       env={"SOURCE_DATE_EPOCH": str(int(now.timestamp()))})
+        built = Path(tmp, f"{name}_{version}_all.deb")
+        target = output or ctx.dist / built.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(built, target)
+    return SetupPackage(target, name, url, tuple(notes))
+
+
+def _write_source(ctx: Context, source: Path, name: str, version: str, channel: str, url: str,
+                  apt: PublishedRepository, every_minutes: int, now: datetime) -> None:
+    """The setup package's source tree: debian/ and the files it installs."""
+    config = ctx.config
+    package = config.package
+    keyring = f"/usr/share/keyrings/{package}-archive-keyring.gpg"
+    debian = source / "debian"
+    debian.mkdir(parents=True)
+    author = "{} <{}>".format(*ctx.git.ident())
+    (debian / "changelog").write_text(changelog.render_entry(
+        changelog.Changelog(), package=name, version=version, distribution=channel,
+        subjects=[f"Follow the {channel} channel of {package}."], author=author, moment=now))
+    (debian / "control").write_text(textwrap.dedent(f"""\
+        Source: {name}
+        Section: admin
+        Priority: optional
+        Maintainer: {author}
+        Build-Depends: debhelper-compat (= 13)
+        Rules-Requires-Root: no
+
+        Package: {name}
+        Architecture: all
+        Depends: ${{misc:Depends}}, apt, python3
+        Provides: {package}-channel
+        Conflicts: {package}-channel
+        Replaces: {package}-channel
+        Description: follow the {channel} channel of {package}
+         Points apt at the {channel} channel of the {package} repository (its key,
+         its source, a pin that allows downgrades after a rollback) and upgrades
+         {package} every {every_minutes} minutes with a health check, putting the
+         previous version back when the check fails.
+        """))
+    (debian / "rules").write_text(textwrap.dedent(f"""\
+        #!/usr/bin/make -f
+        %:
+        \tdh $@
+
+        # The timer is enabled and started; the service, which runs apt, is
+        # never started from the package's own scripts (dpkg holds apt's lock).
+        override_dh_installsystemd:
+        \tdh_installsystemd --no-start {package}-upgrade.service
+        \tdh_installsystemd {package}-upgrade.timer
+        """))
+    (debian / "rules").chmod(0o755)
+    (debian / "source").mkdir()
+    (debian / "source" / "format").write_text("3.0 (native)\n")
+    share, lib = f"usr/share/{name}", f"usr/lib/{name}"
+    (debian / "install").write_text(
+        f"{package}-archive-keyring.gpg usr/share/keyrings\n"
+        f"{package}.sources {share}\n{package}.pref {share}\n"
+        f"upgrade {lib}\nsettings.json {lib}\n"
+        f"{package}-upgrade.service lib/systemd/system\n{package}-upgrade.timer lib/systemd/system\n")
+    (debian / "links").write_text(
+        f"{share}/{package}.sources etc/apt/sources.list.d/{package}.sources\n"
+        f"{share}/{package}.pref etc/apt/preferences.d/{package}.pref\n")
+    (debian / "postrm").write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        set -e
+        # What the upgrade service kept: the last good .deb, a failed version.
+        if [ "$1" = purge ]; then
+        \trm -rf /var/lib/{name}
+        fi
+        #DEBHELPER#
+        """))
+    (source / f"{package}.sources").write_text(textwrap.dedent(f"""\
+        # The {channel} channel of {package}, written by hoist server-setup.
+        Types: deb
+        URIs: {without_userinfo(url)}
+        Suites: {channel}
+        Components: {config.component}
+        Signed-By: {keyring}
+        """))
+    origin, label = apt.settings.release_origin, apt.settings.release_label
+    (source / f"{package}.pref").write_text(textwrap.dedent(f"""\
+        # {package} comes from the {channel} channel only, whatever its version:
+        # priority 1001 lets apt downgrade when the channel rolls back (apt_preferences(5)).
+        Package: {package}
+        Pin: release o={origin},l={label},a={channel}
+        Pin-Priority: 1001
+        """))
+    (source / "settings.json").write_text(json.dumps({
+        "package": package, "channel": channel, "sources": f"/etc/apt/sources.list.d/{package}.sources",
+        "health_check": list(config.health_check), "health_timeout": HEALTH_TIMEOUT, "state": f"/var/lib/{name}",
+    }, indent=2) + "\n")
+    upgrade = source / "upgrade"
+    upgrade.write_text(files("hoist.templates.server").joinpath("upgrade").read_text())
+    upgrade.chmod(0o755)
+    (source / f"{package}-upgrade.service").write_text(textwrap.dedent(f"""\
+        [Unit]
+        Description=Upgrade {package} to what its {channel} channel publishes, with a health check
+        Documentation=man:apt-get(8) man:apt_preferences(5)
+        Wants=network-online.target
+        After=network-online.target
+
+        [Service]
+        Type=oneshot
+        ExecStart=/usr/lib/{name}/upgrade
+        """))
+    (source / f"{package}-upgrade.timer").write_text(textwrap.dedent(f"""\
+        [Unit]
+        Description=Upgrade {package} from its {channel} channel every {every_minutes} minutes
+
+        [Timer]
+        OnBootSec=5min
+        OnUnitActiveSec={every_minutes}min
+        RandomizedDelaySec={max(1, every_minutes // 6)}min
+
+        [Install]
+        WantedBy=timers.target
+        """))

@@ -1,0 +1,199 @@
+"""Servers that follow a channel: promote the same bytes, roll back, upgrade with a health check.
+
+Real releases of the example application to local targets with two channels,
+``hoist promote`` and ``hoist rollback``, and a clean Debian root set up for
+production by the one package ``hoist server-setup`` writes, whose upgrade
+service (the command its unit names: no systemd runs in a chroot) is run
+after each move.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from debian.deb822 import Packages, Release
+
+from conftest import git, repository_state, run_hoist
+from debroot import DebianRoot, debian_root, serve_directory
+from hoist.runner import Runner
+from hoist.targets.local import LocalTargets
+from test_release_e2e import CACHE
+
+pytestmark = pytest.mark.slow
+
+PACKAGE = "hoist-hello"
+SETUP = f"{PACKAGE}-channel-production"
+UPGRADE = f"/usr/lib/{SETUP}/upgrade"
+APT = {"DEBIAN_FRONTEND": "noninteractive"}
+
+
+def with_channels(project: Path) -> None:
+    """Give the project two channels and its own health check, committed."""
+    path = project / "pyproject.toml"
+    text = path.read_text().replace(
+        "[tool.hoist]\n",
+        '[tool.hoist]\nchannels = ["staging", "production"]\nhealth_check = "hoist-hello check"\n', 1)
+    path.write_text(text)
+    git(project, "commit", "--quiet", "-am", "Release through staging to production")
+
+
+def release(project: Path, change: str, *, healthy: bool = True) -> str:
+    """Commit *change* (a broken /healthz unless *healthy*), release it; the version."""
+    app = project / "src" / "hoist_hello" / "app.py"
+    text = app.read_text()
+    broken = 'return jsonify(status="broken"), 500'
+    text = text.replace(broken, 'return jsonify(status="ok", version=__version__)') if healthy else \
+        text.replace('return jsonify(status="ok", version=__version__)', broken)
+    app.write_text(text + f"\n# {change}\n")
+    git(project, "commit", "--quiet", "-am", change)
+    done = run_hoist(project, "release", "--yes")
+    assert done.returncode == 0, done.output
+    return json.loads((project / "dist" / "release.json").read_text())["version"]
+
+
+def published(apt_dir: Path, channel: str) -> dict[str, str]:
+    """``{version: sha256}`` of the package in *channel*'s Packages index."""
+    index = apt_dir / "dists" / channel / "main" / "binary-amd64" / "Packages"
+    return {p["Version"]: p["SHA256"] for p in Packages.iter_paragraphs(index.read_text(), use_apt_pkg=False)
+            if p["Package"] == PACKAGE}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def upgrade(root: DebianRoot) -> subprocess.CompletedProcess[str]:
+    """One run of the upgrade service's ExecStart."""
+    unit = (root.path / f"lib/systemd/system/{PACKAGE}-upgrade.service").read_text()
+    assert f"ExecStart={UPGRADE}\n" in unit
+    return root.run([UPGRADE], check=False, timeout=600)
+
+
+def installed(root: DebianRoot) -> str:
+    return root.run(["dpkg-query", "-W", "-f=${Version}", PACKAGE]).stdout
+
+
+def test_promote_rollback_and_a_server_that_follows_production(example_project, hoist_home: Path,
+                                                               tmp_path: Path) -> None:
+    project = example_project()
+    with_channels(project)
+    signing_key_made_a_month_ago(hoist_home)
+    apt_dir = hoist_home / PACKAGE / "apt"
+    v1 = release(project, "First")
+    deb1 = sha256(project / "dist" / f"{PACKAGE}_{v1}_amd64.deb")
+    v2 = release(project, "Second")
+    deb2 = sha256(project / "dist" / f"{PACKAGE}_{v2}_amd64.deb")
+    assert published(apt_dir, "staging") == {v1: deb1, v2: deb2}
+    assert not (apt_dir / "dists" / "production").exists()
+
+    # Bad input: refused with nothing changed.
+    before = repository_state(project), git(hoist_home / PACKAGE / "remote.git", "for-each-ref")
+    for args, message in [
+        (("promote", "26.1.9", "--to", "production"), "26.1.9 was never released: the git remote has no tag v26.1.9"),
+        (("promote", v1, "--to", "prod"), "there is no channel 'prod'"),
+        (("rollback", "production"), "the channel production publishes no version of hoist-hello"),
+        (("rollback", "nowhere"), "there is no channel 'nowhere'"),
+    ]:
+        refused = run_hoist(project, *args)
+        assert refused.returncode == 3 and f"error: {message}" in refused.output, refused.output
+    assert (repository_state(project), git(hoist_home / PACKAGE / "remote.git", "for-each-ref")) == before
+
+    # Promotion publishes the very bytes of the release, one version per channel.
+    for version, digest in ((v1, deb1), (v2, deb2)):
+        moved = run_hoist(project, "promote", version, "--to", "production")
+        assert moved.returncode == 0, moved.output
+        assert published(apt_dir, "production") == {version: digest}
+        assert published(apt_dir, "staging")[version] == digest
+    record = git(hoist_home / PACKAGE / "remote.git", "log", "--format=%s", "refs/hoist/channels/production")
+    assert record.splitlines() == [f"promote {v2} to production", f"promote {v1} to production"]
+    release_file = Release((apt_dir / "dists" / "production" / "Release").read_text())
+    assert (release_file["Origin"], release_file["Label"], release_file["Suite"]) == (PACKAGE, PACKAGE, "production")
+    assert "Valid-Until" in release_file
+
+    shown = json.loads(run_hoist(project, "status", "--json").output)["channels"]
+    assert {name: c["version"] for name, c in shown.items()} == {"staging": v2, "production": v2}
+    assert shown["production"]["sha256"] == deb2 and shown["production"]["recorded"]["action"] == "promote"
+
+    setup_deb = tmp_path / "setup.deb"
+    with serve_directory(apt_dir) as url, debian_root(CACHE, tmp_path / "debroot", mount_proc=True) as root:
+        made = run_hoist(project, "server-setup", "--channel", "production", "--url", url, "-o", str(setup_deb))
+        assert made.returncode == 0, made.output
+        (root.path / "tmp" / setup_deb.name).write_bytes(setup_deb.read_bytes())
+        root.run(["apt-get", "update"], env=APT)
+        root.run(["apt-get", "install", "-y", f"/tmp/{setup_deb.name}"], env=APT)
+        assert (root.path / "etc/systemd/system/timers.target.wants" / f"{PACKAGE}-upgrade.timer").is_symlink()
+
+        # The first run installs what production publishes, and it is healthy.
+        first = upgrade(root)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert installed(root) == v2 and f"nothing -> {v2}, health check passed" in first.stdout
+        assert root.run(["hoist-hello", "check"]).stdout.startswith(f"OK hoist-hello {v2}")
+
+        # A release whose health check fails, promoted: the server goes back to v2, once.
+        v3 = release(project, "Third, broken", healthy=False)
+        assert run_hoist(project, "promote", v3, "--to", "production").returncode == 0
+        bad = upgrade(root)
+        assert bad.returncode == 1
+        assert re.search(rf"^{PACKAGE} {v3} failed its health check \(hoist-hello check exited with 1: "
+                         rf"FAIL: /healthz returned 500\); {v2} is installed again$", bad.stderr, re.M), bad.stderr
+        assert installed(root) == v2 and root.run(["hoist-hello", "check"]).returncode == 0
+        again = upgrade(root)
+        assert again.returncode == 0 and f"{v3} failed its health check on this server" in again.stdout
+        assert installed(root) == v2
+
+        # Rolled back to v2 (the version before v3): the server stays.
+        back = run_hoist(project, "rollback", "production")
+        assert back.returncode == 0 and f"production publishes {PACKAGE} {v2}" in back.output, back.output
+        assert published(apt_dir, "production") == {v2: deb2}
+        stays = upgrade(root)
+        assert stays.returncode == 0 and "nothing to do" in stays.stdout and installed(root) == v2
+
+        # A good release promoted: the server upgrades to it.
+        v4 = release(project, "Fourth, fixed")
+        assert run_hoist(project, "promote", v4, "--to", "production").returncode == 0
+        good = upgrade(root)
+        assert good.returncode == 0 and installed(root) == v4, good.stdout + good.stderr
+
+        # Rolled back on purpose to v2: the pin lets apt downgrade.
+        assert run_hoist(project, "rollback", "production", "--to", v2).returncode == 0
+        down = upgrade(root)
+        assert down.returncode == 0 and installed(root) == v2, down.stdout + down.stderr
+
+        # A publication past its Valid-Until (signed twenty days ago, valid for
+        # fourteen) is refused by apt, and hoist says so; hoist resign renews it.
+        signed_before = subprocess.run(["faketime", "20 days ago", sys.executable, "-m", "hoist", "resign"],
+                                       cwd=project, capture_output=True, text=True)
+        assert signed_before.returncode == 0, signed_before.stdout + signed_before.stderr
+        stale = root.run(["apt-get", "update", "--error-on=any"], check=False, env=APT)
+        assert stale.returncode != 0 and "is expired" in stale.stdout + stale.stderr, stale.stdout + stale.stderr
+        assert "expired on" in run_hoist(project, "status").output
+        renewed = run_hoist(project, "resign")
+        assert renewed.returncode == 0 and "production: valid until" in renewed.output, renewed.output
+        root.run(["apt-get", "update", "--error-on=any"], env=APT)
+
+        # Removing the setup package removes all of it.
+        root.run(["apt-get", "remove", "-y", SETUP], env=APT)
+        for path in (f"etc/apt/sources.list.d/{PACKAGE}.sources", f"etc/apt/preferences.d/{PACKAGE}.pref",
+                     f"usr/share/keyrings/{PACKAGE}-archive-keyring.gpg", UPGRADE.lstrip("/")):
+            assert not (root.path / path).exists(), path
+        assert installed(root) == v2
+
+
+
+def signing_key_made_a_month_ago(hoist_home: Path) -> None:
+    """The local repository's signing key, made thirty days ago (gpg's own
+    ``--faked-system-time``), so that a publication can be signed in the past."""
+    local = LocalTargets(Runner(), PACKAGE)
+    (hoist_home / PACKAGE / "gnupg").mkdir(mode=0o700, parents=True)
+    local._make_gnupghome()
+    month_ago = int(time.time()) - 30 * 86400
+    subprocess.run(["gpg", "--batch", "--homedir", str(local.gnupghome), f"--faked-system-time={month_ago}",
+                    "--passphrase", "", "--quick-gen-key", f"hoist local archive for {PACKAGE}", "ed25519", "sign",
+                    "never"], check=True, capture_output=True)
