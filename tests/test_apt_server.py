@@ -180,6 +180,9 @@ def agent(tmp_path: Path, name: str, remote: Path) -> tuple[Path, dict[str, str]
 @pytest.mark.slow
 def test_agents_release_in_turn_and_a_server_installs(server: AptServer, example_project, tmp_path: Path) -> None:
     project, remote = configured(example_project, tmp_path, server)
+    text = (project / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(text.replace("[tool.hoist]\n", f'[tool.hoist]\nchannels = ["{DISTRIBUTION}", "production"]\n', 1))
+    git(project, "commit", "--quiet", "-am", "Channels")
     git(project, "push", "--quiet", str(remote), "master")
     versions = []
     for name in ("agent-a", "agent-b"):
@@ -198,6 +201,13 @@ def test_agents_release_in_turn_and_a_server_installs(server: AptServer, example
     published = server.packages(DISTRIBUTION, ARCH)
     assert {(p["Version"], p["SHA256"]) for p in published.values() if p["Package"] == "hoist-hello"} == set(versions)
     assert server.inrelease_verifies(DISTRIBUTION)
+    # Promoted through the API: production publishes the very .deb of each release in turn.
+    for version, digest in versions:
+        moved = run_hoist(clone, "promote", version, "--to", "production", env={**server.env(), **home})
+        assert moved.returncode == 0, moved.output
+        production = server.packages("production", ARCH)
+        assert {(p["Version"], p["SHA256"]) for p in production.values()} == {(version, digest)}
+    assert server.inrelease_verifies("production")
     with debian_root(CACHE, tmp_path / "debroot") as root:
         installed = install_from_apt_repo(root, server.url, DISTRIBUTION, "main", server.public_key, "hoist-hello")
     assert installed == versions[-1][0]

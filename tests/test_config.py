@@ -449,3 +449,34 @@ def test_an_install_root_outside_opt(tmp_path: Path, root: str) -> None:
     error = load_error(tmp_path)
     assert "tool.hoist.install_root must be a directory of its own under /opt" in error.message
     assert repr(root) in error.message and 'install_root = "/opt/a-b"' in error.message
+
+
+def test_channels_and_health_check(tmp_path: Path) -> None:
+    """A release goes to the first channel; the health check is one command, split as a shell would."""
+    write(tmp_path, SCM_PROJECT.format(name="a-b") + '\n[tool.hoist]\nchannels = ["staging", "production"]\n'
+          "health_check = \"/opt/a-b/bin/a-b check --url 'http://127.0.0.1:8080/healthz'\"\nvalid_days = 7\n")
+    loaded = load(tmp_path)
+    assert loaded.channels == ("staging", "production") and loaded.distribution == "staging"
+    assert loaded.health_check == ("/opt/a-b/bin/a-b", "check", "--url", "http://127.0.0.1:8080/healthz")
+    assert loaded.valid_days == 7
+
+
+@pytest.mark.parametrize(("hoist_toml", "expected"), [
+    ('health_check = "curl -f http://127.0.0.1/ | grep ok"', "tool.hoist.health_check 'curl -f http://127.0.0.1/ "
+     "| grep ok' is not a command: it is run without a shell"),
+    ('health_check = "a-b check && true"', "is not a command: it is run without a shell"),
+    ('health_check = "a-b \'check"', "tool.hoist.health_check \"a-b 'check\" is not a command: No closing quotation"),
+    ('health_check = "  "', "tool.hoist.health_check is empty"),
+    ("channels = []", "tool.hoist.channels must be a non-empty list of names"),
+    ('channels = ["staging", 1]', "tool.hoist.channels must be a non-empty list of names"),
+    ('channels = ["staging", "pro/duction"]', "tool.hoist.channels: 'pro/duction' cannot be an apt distribution"),
+    ('channels = ["staging", "staging"]', "tool.hoist.channels names a channel twice"),
+    ('channels = ["staging"]\ndistribution = "bookworm"', "tool.hoist.distribution is 'bookworm' but the first "
+     "channel is 'staging'"),
+    ('channels = "staging"', "tool.hoist.channels must be a list of strings, not str"),
+    ("valid_days = 0", "tool.hoist.valid_days must be 1 or more, not 0"),
+])
+def test_bad_channels_or_health_check(tmp_path: Path, hoist_toml: str, expected: str) -> None:
+    write(tmp_path, SCM_PROJECT.format(name="a-b") + f"\n[tool.hoist]\n{hoist_toml}\n")
+    error = load_error(tmp_path)
+    assert expected in error.message and error.exit_code == 9

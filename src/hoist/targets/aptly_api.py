@@ -37,7 +37,7 @@ from ..errors import ConflictError, PreflightError, PublishError
 from ..manifest import Artifact
 from ..redaction import without_userinfo
 from ..secrets import APT_API_PASSWORD_VAR, APT_API_USERNAME_VAR
-from .apt import PublishedRepository, conflict_message, deb_architecture
+from .apt import Held, PublishedRepository, conflict_message, deb_architecture
 from .base import CONFLICT, MISSING, Env, ReleaseRef, TargetState
 
 #: The API's CA bundle, when a private CA signs its certificate.
@@ -265,6 +265,31 @@ class AptlyApiRepository(PublishedRepository):
         if plan.keep:
             self._retain(plan, release, deb)
 
+    # -- channels ----------------------------------------------------------------------
+
+    def in_repository(self, version: str) -> Held | None:
+        package = self.env.config.package
+        held = self._held(package, version, self._architecture(()))
+        if held is None:
+            return None
+        return Held(version, f"{package}_{version}_{held['Architecture']}.deb", held["SHA256"])
+
+    def put(self, channel: str, component: str, version: str) -> None:
+        """A snapshot of the channel's packages (aptly's ``POST /snapshots``
+        with ``PackageRefs``) with the package's other versions left out and
+        the repository's *version* in, published to the channel."""
+        package = self.env.config.package
+        held = self._held(package, version, self._architecture(()))
+        if held is None:
+            raise PublishError(f"the apt repository does not hold {package} {version}",
+                               "promote a version the repository still holds (hoist status lists the channels)")
+        current = self._publication_packages(channel, component)
+        refs = sorted(k for k, p in current.items() if p.get("Package") != package) + [held["Key"]]
+        name = f"{self.settings.repo}-{channel}-{package}-{version}-{uuid.uuid4().hex[:8]}"
+        self.api.json("POST", "/snapshots", json={"Name": name, "PackageRefs": refs,
+                                                  "Description": f"{package} {version} in {channel}"})
+        self._switch(self.plan(ReleaseRef(version, "", None, channel, component)), name)
+
     def _add(self, deb: Artifact) -> None:
         """Upload *deb* into a directory unique to this run and add it to the repository."""
         directory = f"hoist-{self.env.config.package}-{uuid.uuid4().hex[:16]}"
@@ -291,7 +316,8 @@ class AptlyApiRepository(PublishedRepository):
         if self._published(plan.distribution) is None:
             answer = self.api.call("POST", f"/publish/{prefix}", ok=(200, 201, 400), json={
                 "SourceKind": "snapshot", "Sources": [{"Component": plan.component, "Name": snapshot}],
-                "Distribution": plan.distribution, "Signing": signing, "AcquireByHash": True})
+                "Distribution": plan.distribution, "Signing": signing, "AcquireByHash": True,
+                "Origin": self.settings.release_origin, "Label": self.settings.release_label})
             if answer.status_code != 400:
                 return
             # Another agent published the distribution first: switch it instead.
