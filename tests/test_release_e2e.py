@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import subprocess
 import sys
 import tarfile
@@ -104,6 +105,13 @@ def byte_code(root: DebianRoot, package: str) -> list[str]:
     return root.run(["find", f"/opt/{package}", "-name", "*.pyc"]).stdout.split()
 
 
+def opt_directory(root: DebianRoot) -> tuple[int, int, int, int]:
+    """``/opt`` of *root*, a directory (not a symlink to one): its inode, mode, owner and group."""
+    st = (root.path / "opt").lstat()
+    assert stat.S_ISDIR(st.st_mode), oct(st.st_mode)
+    return st.st_ino, st.st_mode, st.st_uid, st.st_gid
+
+
 def check_apt_install(manifest: dict, tmp_path: Path, package: str, command: list[str], *,
                       recommends: bool = True, upgrade_to: dict | None = None) -> str:
     """``apt-get install`` from the published repository on a clean Debian root; run *command* there.
@@ -111,13 +119,17 @@ def check_apt_install(manifest: dict, tmp_path: Path, package: str, command: lis
     The server's whole life of the package: installed, its modules compiled by the
     postinst; with *upgrade_to* (the next release's manifest), upgraded to that
     version and run again; then ``apt-get remove`` and ``purge`` leave nothing of
-    ``/opt/<package>``.  Returns the output of the runs of *command*.
+    ``/opt/<package>``, and ``/opt`` itself as it was before the installation:
+    the system's directory, which the package does not list.  Returns the
+    output of the runs of *command*.
     """
     apt = manifest["targets"]["apt"]
     repo_dir = Path(apt["url"].removeprefix("file://"))
     with debian_root(CACHE, tmp_path / "debroot") as root, serve_directory(repo_dir) as url:
         if not recommends:
             root.write_text("/etc/apt/apt.conf.d/99no-recommends", 'APT::Install-Recommends "false";\n')
+        opt = opt_directory(root)  # debootstrap's (base-files' postinst), listed by no package
+        assert root.run(["dpkg-query", "-S", "/opt"], check=False).returncode == 1
         installed = install_from_apt_repo(root, url, apt["distribution"], apt["component"], Path(apt["public_key"]),
                                           package, version=manifest["version"] if upgrade_to else None)
         assert installed == manifest["version"]
@@ -125,6 +137,7 @@ def check_apt_install(manifest: dict, tmp_path: Path, package: str, command: lis
         assert which == f"/usr/bin/{command[0]}"
         assert root.run(["readlink", "-f", which]).stdout.strip().startswith(f"/opt/{package}/bin/")
         assert root.run(["dpkg-query", "-W", "-f=${Depends}", package]).stdout.startswith("python3.11")
+        assert root.run(["dpkg-query", "-S", "/opt"], check=False).returncode == 1, "the package lists /opt"
         compiled = byte_code(root, package)
         assert any("/site-packages/" in p for p in compiled), compiled[:5]
         out = root.run(command).stdout + root.run(["ls", f"/opt/{package}"]).stdout
@@ -137,6 +150,7 @@ def check_apt_install(manifest: dict, tmp_path: Path, package: str, command: lis
             done = root.run(["apt-get", action, "-y", package], env={"DEBIAN_FRONTEND": "noninteractive"})
             assert "not empty" not in done.stdout + done.stderr, done.stdout + done.stderr
             assert not (root.path / "opt" / package).exists(), byte_code(root, package)[:5]
+            assert opt_directory(root) == opt, f"apt-get {action} changed /opt"
         return out
 
 
