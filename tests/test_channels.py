@@ -1,5 +1,7 @@
 """Servers that follow a channel: promote the same bytes, roll back, upgrade with a health check.
 
+The released package's lifecycle is checked by piuparts on the way.
+
 Real releases of the example application to local targets with two channels,
 ``hoist promote`` and ``hoist rollback``, and a clean Debian root set up for
 production by the one package ``hoist server-setup`` writes, whose upgrade
@@ -21,7 +23,7 @@ import pytest
 from debian.deb822 import Packages, Release
 
 from conftest import git, repository_state, run_hoist
-from debroot import DebianRoot, debian_root, serve_directory
+from debroot import DebianRoot, debian_mirror, debian_root, host_codename, serve_directory
 from hoist.runner import Runner
 from hoist.targets.local import LocalTargets
 from test_release_e2e import CACHE
@@ -111,6 +113,8 @@ def test_promote_rollback_and_a_server_that_follows_production(example_project, 
         assert moved.returncode == 0, moved.output
         assert published(apt_dir, "production") == {version: digest}
         assert published(apt_dir, "staging")[version] == digest
+        if version == v1:
+            lifecycle_by_piuparts(project / "dist" / f"{PACKAGE}_{v2}_amd64.deb", apt_dir, tmp_path)
     record = git(hoist_home / PACKAGE / "remote.git", "log", "--format=%s", "refs/hoist/channels/production")
     assert record.splitlines() == [f"promote {v2} to production", f"promote {v1} to production"]
     release_file = Release((apt_dir / "dists" / "production" / "Release").read_text())
@@ -185,6 +189,22 @@ def test_promote_rollback_and_a_server_that_follows_production(example_project, 
             assert not (root.path / path).exists(), path
         assert installed(root) == v2
 
+
+
+def lifecycle_by_piuparts(deb: Path, apt_dir: Path, tmp_path: Path) -> None:
+    """Debian's own test of a package's lifecycle passes on *deb*: install and
+    purge; install the version production publishes, upgrade to *deb*, purge;
+    each time the file system ends as it began (piuparts(1))."""
+    with serve_directory(apt_dir) as url, debian_root(CACHE, tmp_path / "piuparts-base") as base:
+        proc = subprocess.run(
+            ["piuparts", "--existing-chroot", str(base.path), "--distribution", host_codename(),
+             "--mirror", f"{debian_mirror()} main", "--extra-repo", f"deb [trusted=yes] {url} production main",
+             "--tmpdir", str(tmp_path), str(deb)],
+            capture_output=True, text=True, timeout=900)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    assert "PASS: Installation and purging test." in log and \
+        "PASS: Installation, upgrade and purging tests." in log, log[-4000:]
 
 
 def signing_key_made_a_month_ago(hoist_home: Path) -> None:
