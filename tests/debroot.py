@@ -162,8 +162,10 @@ def _tarball_name(codename: str, mirror: str, variant: str) -> str:
     return f"debian-{codename}-{variant}-{slug}-{digest}.tar"
 
 
-def cached_root_tarball(cache_dir: Path) -> Path:
+def cached_root_tarball(cache_dir: Path, codename: str | None = None) -> Path:
     """Return a tarball of a minimal Debian root, building it on first use.
+
+    ``codename``: another Debian release than the host's, from the same mirror.
 
     Built with ``debootstrap --variant=minbase <codename> <tmpdir> <mirror>``
     from :func:`host_codename` and :func:`debian_mirror`; the file name
@@ -186,7 +188,7 @@ def cached_root_tarball(cache_dir: Path) -> Path:
             mount left behind by debootstrap could not be removed.
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
-    codename, mirror = host_codename(), debian_mirror()
+    codename, mirror = codename or host_codename(), debian_mirror()
     target = cache_dir / _tarball_name(codename, mirror, VARIANT)
     if target.is_file():
         return target
@@ -335,7 +337,8 @@ POLICY_RC_D = "#!/bin/sh\nexit 101\n"
 
 @contextlib.contextmanager
 def debian_root(
-    cache_dir: Path, workdir: Path, *, mount_proc: bool = False, keep: bool = False
+    cache_dir: Path, workdir: Path, *, mount_proc: bool = False, keep: bool = False,
+    codename: str | None = None,
 ) -> Iterator[DebianRoot]:
     """Unpack the cached root into ``workdir/root`` and yield a :class:`DebianRoot`.
 
@@ -364,7 +367,7 @@ def debian_root(
         subprocess.CalledProcessError: tar or mount failed.
         Also what :func:`cached_root_tarball` raises.
     """
-    tarball = cached_root_tarball(cache_dir)
+    tarball = cached_root_tarball(cache_dir, codename)
     root = workdir / "root"
     _remove_tree(root)
     root.mkdir(parents=True)

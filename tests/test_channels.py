@@ -17,15 +17,17 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
-from debian.deb822 import Packages, Release
+from debian.deb822 import Deb822, Packages, Release
+from debian.debian_support import Version
 
 from conftest import git, repository_state, run_hoist
 from debroot import DebianRoot, debian_mirror, debian_root, host_codename, serve_directory
 from hoist.runner import Runner
-from hoist.targets.local import LocalTargets
+from hoist.targets.local import LocalTargets, free_port
 from test_release_e2e import CACHE
 
 pytestmark = pytest.mark.slow
@@ -149,7 +151,7 @@ def test_promote_rollback_and_a_server_that_follows_production(example_project, 
                          rf"FAIL: /healthz returned 500\); {v2} is installed again$", bad.stderr, re.M), bad.stderr
         assert installed(root) == v2 and root.run(["hoist-hello", "check"]).returncode == 0
         again = upgrade(root)
-        assert again.returncode == 0 and f"{v3} failed its health check on this server" in again.stdout
+        assert again.returncode == 0 and f"{v3} failed on this server: not trying it again" in again.stdout
         assert installed(root) == v2
 
         # Rolled back to v2 (the version before v3): the server stays.
@@ -182,6 +184,9 @@ def test_promote_rollback_and_a_server_that_follows_production(example_project, 
         assert renewed.returncode == 0 and "production: valid until" in renewed.output, renewed.output
         root.run(["apt-get", "update", "--error-on=any"], env=APT)
 
+        # A patch upgrade of python3.11 (from the security pocket) leaves the application running.
+        python_patch_upgrade_keeps_it_running(root, v2)
+
         # Removing the setup package removes all of it.
         root.run(["apt-get", "remove", "-y", SETUP], env=APT)
         for path in (f"etc/apt/sources.list.d/{PACKAGE}.sources", f"etc/apt/preferences.d/{PACKAGE}.pref",
@@ -189,6 +194,70 @@ def test_promote_rollback_and_a_server_that_follows_production(example_project, 
             assert not (root.path / path).exists(), path
         assert installed(root) == v2
 
+        # On Debian 13 (python3.13) apt refuses the package built for Debian 12's python3.11.
+        with debian_root(CACHE, tmp_path / "trixie", codename="trixie") as trixie:
+            (trixie.path / "tmp" / setup_deb.name).write_bytes(setup_deb.read_bytes())
+            trixie.run(["apt-get", "update"], env=APT)
+            trixie.run(["apt-get", "install", "-y", f"/tmp/{setup_deb.name}"], env=APT)
+            refused = upgrade(trixie)
+            assert refused.returncode == 1, refused.stdout + refused.stderr
+            assert re.search(rf"^{PACKAGE} {v2} could not be installed \(.*Depends:? python3\.11 ",
+                             refused.stderr, re.M), refused.stderr
+            assert trixie.run(["dpkg-query", "-W", PACKAGE], check=False).returncode != 0
+
+
+
+def python_patch_upgrade_keeps_it_running(root: DebianRoot, version: str) -> None:
+    """Upgrade python3.11 from the host's security mirror while the application
+    serves; the running service and a new process both still work."""
+    security = next(uri for uri, suites in host_sources() if uri.rstrip("/").endswith("/debian-security")
+                    and f"{host_codename()}-security" in suites)
+    before = root.run(["dpkg-query", "-W", "-f=${Version}", "python3.11"]).stdout
+    port = free_port()
+    server = subprocess.Popen(["chroot", str(root.path), "/usr/bin/hoist-hello", "serve", "--bind", f"127.0.0.1:{port}",
+                               "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert answers(port, server) == version
+        root.write_text("/etc/apt/sources.list.d/security.sources",
+                        f"Types: deb\nURIs: {security}\nSuites: {host_codename()}-security\nComponents: main\n"
+                        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
+        root.run(["apt-get", "update"], env=APT)
+        root.run(["apt-get", "install", "-y", "python3.11"], env=APT)
+        after = root.run(["dpkg-query", "-W", "-f=${Version}", "python3.11"]).stdout
+        assert Version(after) > Version(before), f"the mirror has no python3.11 newer than {before} to upgrade to"
+        assert answers(port, server) == version
+        assert root.run(["hoist-hello", "check"]).stdout.startswith(f"OK hoist-hello {version}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def answers(port: int, server: subprocess.Popen, timeout: float = 60.0) -> str:
+    """The version /healthz reports, once the server answers (it may be starting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                return json.loads(response.read())["version"]
+        except OSError:
+            assert server.poll() is None, "the application's server exited"
+            assert time.monotonic() < deadline, f"no answer on port {port} within {timeout:.0f} s"
+            time.sleep(0.2)
+
+
+def host_sources() -> list[tuple[str, list[str]]]:
+    """(URI, suites) of the host's apt sources: deb822 ``.sources`` files and
+    one-line ``deb`` entries (sources.list(5))."""
+    found = []
+    for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for paragraph in Deb822.iter_paragraphs(path.read_text()):
+            found += [(uri, paragraph.get("Suites", "").split()) for uri in paragraph.get("URIs", "").split()]
+    for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*.list"))]:
+        for line in path.read_text().splitlines() if path.is_file() else []:
+            words = re.sub(r"\[[^\]]*\]", " ", line.split("#", 1)[0]).split()
+            if len(words) >= 3 and words[0] == "deb":
+                found.append((words[1], [words[2]]))
+    return found
 
 
 def lifecycle_by_piuparts(deb: Path, apt_dir: Path, tmp_path: Path) -> None:
