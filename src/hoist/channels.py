@@ -62,9 +62,8 @@ class Move:
 
     def message(self) -> str:
         """The record's commit message."""
-        verb = "promote" if self.action == "promote" else "roll back"
-        subject = f"{verb} {self.channel} to {self.version}" if self.action == "rollback" else \
-            f"promote {self.version} to {self.channel}"
+        subject = (f"roll back {self.channel} to {self.version}" if self.action == "rollback"
+                   else f"promote {self.version} to {self.channel}")
         values = (self.channel, self.action, self.version, self.previous or "none", self.sha256)
         return subject + "\n\n" + "".join(f"{k}: {v}\n" for k, v in zip(TRAILERS, values))
 

@@ -113,6 +113,9 @@ def server_setup(ctx: Context, channel: str, output: Path | None = None, url: st
     if not url.startswith(("http://", "https://")):
         notes.append(f"the repository is at {without_userinfo(url)}, which a server cannot read: serve it over "
                      "HTTP(S) (or copy it there) and pass that URL with --url")
+    if not config.health_check:
+        notes.append("tool.hoist.health_check is not set: servers will upgrade without a check, and never go back "
+                     "to the previous version on their own")
     name = setup_package_name(config.package, channel)
     key = public_key_bytes(apt.public_key)
     now = datetime.now(timezone.utc)

@@ -199,10 +199,23 @@ class PublishedRepository(Target):
     def usage(self, release: ReleaseRef) -> list[str]:
         key = Path(without_userinfo(self.settings.public_key))
         package = self.env.config.package
+        url = without_userinfo(self.settings.url)
+        if self.env.config.channels:
+            channels = self.env.config.channels
+            return [
+                f"apt: {release.version} is in the channel {channels[0]}; "
+                + (f"hoist promote {release.version} --to {channels[1]} moves it on" if len(channels) > 1 else ""),
+                f"  servers follow a channel with the package of: hoist server-setup --channel CHANNEL"
+                + ("" if url.startswith(("http://", "https://")) else " --url <where servers reach the repository>"),
+            ]
+        lines = ["apt: on a Debian server, as root:"]
+        if not url.startswith(("http://", "https://")):
+            lines = [f"apt: the repository is at {url}, on this machine: serve it over HTTP(S), or copy it to the "
+                     "server, and use that URL below; on a Debian server, as root:"]
         return [
-            "apt: on a Debian server, as root:",
+            *lines,
             f"  install -D -m 644 {key} /etc/apt/keyrings/{key.name}",
-            f"  echo 'deb [signed-by=/etc/apt/keyrings/{key.name}] {self.settings.url} "
+            f"  echo 'deb [signed-by=/etc/apt/keyrings/{key.name}] {url} "
             f"{release.distribution} {release.component}' > /etc/apt/sources.list.d/{package}.list",
             f"  apt-get update && apt-get install {package}",
         ]
