@@ -117,6 +117,9 @@ def test_promote_rollback_and_a_server_that_follows_production(example_project, 
         assert published(apt_dir, "staging")[version] == digest
         if version == v1:
             lifecycle_by_piuparts(project / "dist" / f"{PACKAGE}_{v2}_amd64.deb", apt_dir, tmp_path)
+            nothing_before = run_hoist(project, "rollback", "production")
+            assert nothing_before.returncode == 3, nothing_before.output
+            assert f"error: production published no version before {v1}" in nothing_before.output
     record = git(hoist_home / PACKAGE / "remote.git", "log", "--format=%s", "refs/hoist/channels/production")
     assert record.splitlines() == [f"promote {v2} to production", f"promote {v1} to production"]
     release_file = Release((apt_dir / "dists" / "production" / "Release").read_text())
