@@ -10,6 +10,7 @@ carry out.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import tempfile
@@ -22,8 +23,18 @@ from .errors import CommandError
 from .redaction import redact
 from .secrets import SECRET_VARIABLES
 
-#: Lines of output quoted in a :class:`CommandError`.
+#: Lines of output quoted in a :class:`CommandError`, after the lines that say what failed.
 TAIL_LINES = 40
+TAIL_LINES_AFTER_CAUSE = 12
+
+#: Lines of a command's output that say what failed: pip's and most tools'
+#: ``ERROR:``/``error:``, apt's ``E:``, make's ``***``, debhelper's and
+#: compilers' ``<tool>: error:``, git's ``fatal:``.  Tools that wrap another's
+#: output prefix it (``build`` with ``< ``), which is ignored.
+_CAUSE = re.compile(r"^(?:ERROR\b|error:|E: |fatal: |make(?:\[\d+\])?: \*\*\*|\S+: error: |\S+:\d+:(?:\d+:)? error: )")
+_WRAPPED = re.compile(r"^(?:< |\| )+")
+#: What only says that a wrapped command failed, not why.
+_WRAPPER = re.compile(r"returned non-zero exit status|subprocess-exited-with-error|exited with status \d+$")
 
 #: Default timeout of one command, in seconds.
 DEFAULT_TIMEOUT = 3600.0
@@ -168,13 +179,43 @@ class Runner:
 
     @staticmethod
     def failure(shown: str, returncode: int, output: str) -> CommandError:
-        """The error for a command that exited with *returncode*, quoting the tail of *output*."""
-        tail = "\n".join(output.rstrip().splitlines()[-TAIL_LINES:])
+        """The error for a command that exited with *returncode*: the lines
+        of *output* that say what failed (:func:`cause_lines`), then its tail."""
+        lines = output.rstrip().splitlines()
+        causes = cause_lines(output)
         message = f"command failed with exit status {returncode}: {shown}"
-        hint = "read the output above; fix the cause and run again"
+        hint = "the lines quoted above are the command's own output (-v shows all of it); fix the cause and run again"
         if "No space left on device" in output:
             message = f"out of disk space: {shown}"
             hint = DISK_FULL_HINT
+        if causes:
+            message += "\n  what failed:\n" + "\n".join("  | " + line for line in causes)
+        tail = lines[-(TAIL_LINES_AFTER_CAUSE if causes else TAIL_LINES):]
         if tail:
-            message += "\n" + "\n".join("  | " + line for line in tail.splitlines())
+            message += ("\n  its last lines:\n" if causes else "\n") + "\n".join("  | " + line for line in tail)
         return CommandError(message, hint)
+
+
+def cause_lines(output: str, limit: int = 8) -> list[str]:
+    """The lines of a failed command's *output* that say what failed, in order, once each.
+
+    Marked lines (see :data:`_CAUSE`), and the exception line that ends a
+    Python traceback; lines that only say that a command inside failed are
+    left out while another line says why.
+    """
+    found: list[str] = []
+    in_traceback = False
+    for raw in output.splitlines():
+        line = _WRAPPED.sub("", raw).rstrip()
+        if line.startswith("Traceback (most recent call last):"):
+            in_traceback = True
+            continue
+        if in_traceback and line and not line[0].isspace():
+            in_traceback = False
+            if line not in found:
+                found.append(line)
+            continue
+        if _CAUSE.match(line) and line not in found:
+            found.append(line)
+    specific = [line for line in found if not _WRAPPER.search(line)]
+    return (specific or found)[:limit]

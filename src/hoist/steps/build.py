@@ -105,9 +105,11 @@ class Build:
                              "the tag changed since planning: run again")
         out = ctx.work / "python"
         set_mtimes(source, epoch)
+        # build wraps what pip prints to the terminal's width (80 columns
+        # without a terminal), which would cut pip's error lines in two.
         ctx.runner.run(
             [*plan.command, "--outdir", str(out), str(source)],
-            env={"SOURCE_DATE_EPOCH": str(epoch)},
+            env={"SOURCE_DATE_EPOCH": str(epoch), "COLUMNS": "1000"},
             stream=True,
         )
         sdists = sorted(out.glob("*.tar.gz"))
