@@ -91,6 +91,7 @@ def test_promote_rollback_and_a_server_that_follows_production(example_project, 
     signing_key_made_a_month_ago(hoist_home)
     apt_dir = hoist_home / PACKAGE / "apt"
     v1 = release(project, "First")
+    assert not gpg_agents(), "a release left a gpg-agent running"
     deb1 = sha256(project / "dist" / f"{PACKAGE}_{v1}_amd64.deb")
     v2 = release(project, "Second")
     deb2 = sha256(project / "dist" / f"{PACKAGE}_{v2}_amd64.deb")
@@ -277,6 +278,21 @@ def lifecycle_by_piuparts(deb: Path, apt_dir: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, log[-4000:]
     assert "PASS: Installation and purging test." in log and \
         "PASS: Installation, upgrade and purging tests." in log, log[-4000:]
+
+
+def gpg_agents() -> list[str]:
+    """The command lines of the gpg-agents running for the local repository's GnuPG home."""
+    local = LocalTargets(Runner(), PACKAGE)
+    homes = {str(local.gnupghome), str(local.root / "gnupg")}
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue  # the process ended
+        if words and words[0].endswith("gpg-agent") and homes & set(words):
+            found.append(" ".join(words))
+    return found
 
 
 def signing_key_made_a_month_ago(hoist_home: Path) -> None:

@@ -171,8 +171,8 @@ class Aptly:
 
         :raises PreflightError: gpg could not sign; the message names the key.
         """
-        with contextlib.ExitStack() as stack:
-            secret = ["--passphrase-file", stack.enter_context(passphrase_path(self.passphrase))] if self.passphrase else []
+        with self._signing() as passphrase_file:
+            secret = ["--passphrase-file", passphrase_file] if passphrase_file else []
             result = self.runner.run(
                 ["gpg", "--batch", "--no-tty", "--pinentry-mode", "loopback", *secret,
                  *(["--local-user", self.target.gpg_key] if self.target.gpg_key else []),
@@ -184,6 +184,20 @@ class Aptly:
                 f"cannot sign the apt repository with the key {self.key_name}: {_gist(result.stderr)}",
                 self._signing_hint("nothing was changed"),
             )
+
+    @contextlib.contextmanager
+    def _signing(self) -> Iterator[str | None]:
+        """One signing session: the passphrase's path for gpg (see
+        :func:`passphrase_path`), or None without a passphrase.  Afterwards
+        the gpg-agent that gpg started for the GnuPG home of the repository
+        (*gnupghome*) is stopped, so that no daemon outlives the run; gpg
+        starts it again when it needs it (gpg-agent(1))."""
+        try:
+            with contextlib.ExitStack() as stack:
+                yield stack.enter_context(passphrase_path(self.passphrase)) if self.passphrase else None
+        finally:
+            if self.target.gnupghome:
+                self.runner.run(["gpgconf", "--homedir", self.target.gnupghome, "--kill", "gpg-agent"], check=False)
 
     @property
     def key_name(self) -> str:
@@ -351,8 +365,8 @@ class Aptly:
         if "Date" not in ordered:
             ordered["Date"], ordered["Valid-Until"] = release_date(now), release_date(until)
         text = ordered.dump()
-        with contextlib.ExitStack() as stack:
-            secret = ["--passphrase-file", stack.enter_context(passphrase_path(self.passphrase))] if self.passphrase else []
+        with self._signing() as passphrase_file:
+            secret = ["--passphrase-file", passphrase_file] if passphrase_file else []
             key = ["--local-user", self.target.gpg_key] if self.target.gpg_key else []
             for name, how in (("InRelease", "--clearsign"), ("Release.gpg", "--detach-sign")):
                 result = self.runner.run(
@@ -376,9 +390,9 @@ class Aptly:
         database; ``publish snapshot`` then writes over them.
         """
         sign = [*([f"-gpg-key={self.target.gpg_key}"] if self.target.gpg_key else []), "-batch"]
-        with contextlib.ExitStack() as stack:
-            if self.passphrase:
-                sign.append(f"-passphrase-file={stack.enter_context(passphrase_path(self.passphrase))}")
+        with self._signing() as passphrase_file:
+            if passphrase_file:
+                sign.append(f"-passphrase-file={passphrase_file}")
             if self.published():
                 self._aptly("publish", "switch", *sign, self.distribution, self.target.endpoint, snapshot, mutates=True)
             else:

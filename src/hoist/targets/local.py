@@ -184,6 +184,8 @@ class LocalTargets:
                 self.aptly_config.write_text(json.dumps(config, indent=2) + "\n")
             if not self.public_key.exists():
                 self._generate_key()
+                # gpg started a gpg-agent for the new key's home: no daemon outlives the run.
+                self.runner.run(["gpgconf", "--homedir", str(self.gnupghome), "--kill", "gpg-agent"], check=False)
 
     def _gpg(self, *args: str, mutates: bool = False) -> str:
         self._make_gnupghome()
