@@ -1,0 +1,96 @@
+"""Adopting a project with no hand edit: whatever build files it carries beside pyproject.toml."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import git, init_repository, run_hoist
+
+pytestmark = pytest.mark.slow
+
+C_PROJECT = {
+    "pyproject.toml": """\
+        [build-system]
+        requires = ["setuptools>=64", "setuptools-scm>=8"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "zsum"
+        dynamic = ["version"]
+        description = "Checksums through zlib, in C."
+        readme = "README.rst"
+        requires-python = ">=3.11"
+
+        [project.scripts]
+        zsum = "zsum:main"
+
+        [tool.setuptools_scm]
+        """,
+    "README.rst": "zsum\n====\n\nChecksums through zlib, in C.\n",
+    # The extension is declared in setup.py, as projects with C code still do.
+    "setup.py": """\
+        from setuptools import Extension, setup
+
+        setup(ext_modules=[Extension("zsum._zlib", ["src/zlib.c"], libraries=["z"])])
+        """,
+    "src/zsum/__init__.py": """\
+        import sys
+
+        from zsum._zlib import adler32
+
+
+        def main() -> None:
+            print(adler32(sys.argv[1].encode()))
+        """,
+    "src/zlib.c": """\
+        #define PY_SSIZE_T_CLEAN
+        #include <Python.h>
+        #include <zlib.h>
+
+        static PyObject *adler(PyObject *self, PyObject *args) {
+            Py_buffer data;
+            if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+            uLong sum = adler32(adler32(0L, Z_NULL, 0), data.buf, (uInt)data.len);
+            PyBuffer_Release(&data);
+            return PyLong_FromUnsignedLong(sum);
+        }
+
+        static PyMethodDef methods[] = {{"adler32", adler, METH_VARARGS, "zlib's adler32"}, {NULL, NULL, 0, NULL}};
+        static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_zlib", NULL, -1, methods};
+        PyMODINIT_FUNC PyInit__zlib(void) { return PyModule_Create(&module); }
+        """,
+}
+
+
+def test_a_c_extension_with_setup_py(tmp_path: Path, hoist_home: Path) -> None:
+    """debian/rules from hoist init builds it as a venv package: debhelper's own build
+    systems do nothing (a setup.py made dh_auto_configure stop with "This feature was
+    removed in compat 12"), and the .deb depends on the library the extension links against."""
+    project = tmp_path / "zsum"
+    for name, text in C_PROJECT.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(textwrap.dedent(text))
+    init_repository(project)
+    assert run_hoist(project, "init").returncode == 0
+    git(project, "add", "-A")
+    git(project, "commit", "--quiet", "-m", "Package with hoist")
+    done = run_hoist(project, "release", "--yes")
+    assert done.returncode == 0, done.output
+    manifest = json.loads((project / "dist" / "release.json").read_text())
+    deb = project / next(a["path"] for a in manifest["artifacts"] if a["kind"] == "deb")
+    depends = subprocess.run(["dpkg-deb", "-f", str(deb), "Depends"], capture_output=True, text=True,
+                             check=True).stdout
+    assert "zlib1g" in depends and "python3.11" in depends, depends
+    unpacked = tmp_path / "unpacked"
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+    extension = list((unpacked / "opt" / "zsum").rglob("_zlib*.so"))
+    assert len(extension) == 1, extension
+    python = unpacked / "opt" / "zsum" / "bin" / "python"
+    checksum = subprocess.run([str(python), "-c", "import zsum._zlib as z; print(z.adler32(b'hoist'))"],
+                              capture_output=True, text=True, check=True).stdout
+    assert checksum.strip() == "106824232"  # zlib.adler32(b"hoist")
