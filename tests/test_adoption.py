@@ -1,4 +1,4 @@
-"""Adopting a project with no hand edit: whatever build files it carries beside pyproject.toml."""
+"""Adopting a project with no hand edit: its own tag pattern, whatever build files it carries."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import git, init_repository, run_hoist
-
-pytestmark = pytest.mark.slow
+from hoist.commands.init import tag_prefix_of
 
 C_PROJECT = {
     "pyproject.toml": """\
@@ -67,6 +66,18 @@ C_PROJECT = {
 }
 
 
+@pytest.mark.parametrize(("tags", "prefix"), [
+    (["zsum-v1.18.1", "zsum-v1.18.0", "v0.1"], "zsum-v"),
+    (["1.2.3", "1.2.2"], ""),
+    (["release-2024.1", "v1"], "release-"),  # a tie: the newest tag's
+    (["latest", "nightly", "v.1"], None),
+    ([], None),
+])
+def test_the_tag_prefix_comes_from_the_projects_tags(tags: list[str], prefix: str | None) -> None:
+    assert tag_prefix_of(tags) == prefix
+
+
+@pytest.mark.slow
 def test_a_c_extension_with_setup_py(tmp_path: Path, hoist_home: Path) -> None:
     """debian/rules from hoist init builds it as a venv package: debhelper's own build
     systems do nothing (a setup.py made dh_auto_configure stop with "This feature was
@@ -76,12 +87,16 @@ def test_a_c_extension_with_setup_py(tmp_path: Path, hoist_home: Path) -> None:
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_text(textwrap.dedent(text))
     init_repository(project)
-    assert run_hoist(project, "init").returncode == 0
+    for old in ("zsum-v0.9.0", "zsum-v1.0.0"):  # the project's own tag pattern
+        git(project, "tag", "-a", old, "-m", old)
+    initialised = run_hoist(project, "init")
+    assert initialised.returncode == 0 and 'tag_prefix = "zsum-v", as the project\'s tags have it' in initialised.output
     git(project, "add", "-A")
     git(project, "commit", "--quiet", "-m", "Package with hoist")
     done = run_hoist(project, "release", "--yes")
     assert done.returncode == 0, done.output
     manifest = json.loads((project / "dist" / "release.json").read_text())
+    assert manifest["tag"] == f"zsum-v{manifest['version']}"  # setuptools-scm read the version back from it
     deb = project / next(a["path"] for a in manifest["artifacts"] if a["kind"] == "deb")
     depends = subprocess.run(["dpkg-deb", "-f", str(deb), "Depends"], capture_output=True, text=True,
                              check=True).stdout

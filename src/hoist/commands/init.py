@@ -10,6 +10,7 @@ named and nothing is written, unless ``force``.
 
 from __future__ import annotations
 
+import re
 import stat
 import textwrap
 from datetime import datetime, timezone
@@ -18,7 +19,16 @@ from pathlib import Path
 from string import Template
 
 from .. import changelog
-from ..config import TAG_VERSION_BACKENDS, debian_package_name, host_codename, read_pyproject, version_backend
+from packaging.version import InvalidVersion, Version
+
+from ..config import (
+    TAG_VERSION_BACKENDS,
+    debian_package_name,
+    host_codename,
+    read_pyproject,
+    tag_prefix_problem,
+    version_backend,
+)
 from ..errors import ConfigError
 from ..git import Git
 from ..runner import Runner
@@ -48,15 +58,39 @@ TEMPLATES = [
 ]
 
 
-def _hoist_table(branch: str, lock: str | None) -> str:
+def _hoist_table(branch: str, lock: str | None, tag_prefix: str) -> str:
     return (
         "\n[tool.hoist]\n"
         "# Release settings; see hoist's README. With no [tool.hoist.git], [tool.hoist.pypi]\n"
         "# or [tool.hoist.apt] table, hoist publishes to local targets on this machine.\n"
         f'branch = "{branch}"\n'
-        'tag_prefix = "v"\n'
+        f'tag_prefix = "{tag_prefix}"\n'
         + (f'lock = "{lock}"  # pinned dependencies with hashes (hoist lock)\n' if lock else "")
     )
+
+
+#: A release tag: a prefix, then a version (PEP 440's public part).
+_RELEASE_TAG = re.compile(r"^(?P<prefix>.*?)(?P<version>\d+(?:\.\d+)*(?:(?:a|b|rc|\.post|\.dev)\d+)*)$")
+
+
+def tag_prefix_of(tags: list[str]) -> str | None:
+    """The prefix of the project's release tags (``v`` of ``v1.2.3``,
+    ``mytool-v`` of ``mytool-v1.2.3``, ``""`` of ``1.2.3``): the most common
+    one, the newest first on a tie; None without release tags.
+
+    :param tags: the tags, newest first.
+    """
+    counts: dict[str, int] = {}
+    for tag in tags:
+        match = _RELEASE_TAG.match(tag)
+        if match is None or tag_prefix_problem(match["prefix"]):
+            continue
+        try:
+            Version(match["version"])
+        except InvalidVersion:
+            continue
+        counts[match["prefix"]] = counts.get(match["prefix"], 0) + 1
+    return max(counts, key=lambda p: counts[p]) if counts else None
 
 
 def planned_files(root: Path) -> dict[str, tuple[str, bool]]:
@@ -140,8 +174,12 @@ def init(path: Path, force: bool = False) -> list[str]:
     if not has_table:
         text = pyproject.read_text(encoding="utf-8")
         lock = DEFAULT_LOCK if (root / DEFAULT_LOCK).is_file() else None
-        pyproject.write_text(text.rstrip("\n") + "\n" + _hoist_table(branch_of(root), lock), encoding="utf-8")
-        lines.append("added [tool.hoist] to pyproject.toml")
+        tags = Git.open(Runner(), root).out("tag", "--list", "--sort=-creatordate").splitlines()
+        prefix = tag_prefix_of(tags)
+        pyproject.write_text(text.rstrip("\n") + "\n" + _hoist_table(branch_of(root), lock, prefix or "v"),
+                             encoding="utf-8")
+        lines.append("added [tool.hoist] to pyproject.toml"
+                     + (f' (tag_prefix = "{prefix}", as the project\'s tags have it)' if prefix is not None else ""))
     lines.append("next: review and commit these files, then run `hoist plan` and `hoist release`")
     return lines
 
