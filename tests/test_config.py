@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -480,3 +481,37 @@ def test_bad_channels_or_health_check(tmp_path: Path, hoist_toml: str, expected:
     write(tmp_path, SCM_PROJECT.format(name="a-b") + f"\n[tool.hoist]\n{hoist_toml}\n")
     error = load_error(tmp_path)
     assert expected in error.message and error.exit_code == 9
+
+
+@pytest.mark.parametrize(("build_system", "tool", "backend"), [
+    ('requires = ["vcs-versioning"]\nbuild-backend = "setuptools.build_meta"', "", "vcs-versioning"),
+    ('requires = ["flit-scm"]\nbuild-backend = "flit_scm:buildapi"', "", "flit-scm"),
+    ('requires = ["hatchling", "hatch-vcs"]\nbuild-backend = "hatchling.build"', '[tool.hatch.version]\nsource = "vcs"',
+     "hatch-vcs"),
+    ('requires = ["pdm-backend"]\nbuild-backend = "pdm.backend"', '[tool.pdm.version]\nsource = "scm"', "pdm-backend"),
+    ('requires = ["poetry-core", "poetry-dynamic-versioning"]\nbuild-backend = "poetry_dynamic_versioning.backend"',
+     "", "poetry-dynamic-versioning"),
+])
+def test_each_backend_that_reads_tags(tmp_path: Path, build_system: str, tool: str, backend: str) -> None:
+    write(tmp_path, f'[build-system]\n{build_system}\n\n[project]\nname = "a-b"\ndynamic = ["version"]\n\n{tool}\n')
+    assert load(tmp_path).version_backend == backend
+
+
+@pytest.mark.parametrize(("pyproject", "hint"), [
+    ('[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n[project]\nname = "a"\n'
+     'version = "1.2"\n',
+     'hatchling builds it: remove the static version = "1.2" from [project] and add "version" to [project] dynamic; '
+     'add "hatch-vcs" to [build-system] requires and set [tool.hatch.version] source = "vcs"'),
+    ('[build-system]\nrequires = ["pdm-backend"]\nbuild-backend = "pdm.backend"\n[project]\nname = "a"\n'
+     'dynamic = ["version"]\n',
+     'pdm-backend builds it: set [tool.pdm.version] source = "scm"'),
+    ('[build-system]\nrequires = ["flit_core"]\nbuild-backend = "flit_core.buildapi"\n[project]\nname = "a"\n'
+     'version = "0.1"\n',
+     'flit-core builds it: remove the static version = "0.1" from [project] and add "version" to [project] dynamic; '
+     'use flit-scm: requires = ["flit-scm"] and build-backend = "flit_scm:buildapi"'),
+    ('[project]\nname = "a"\nversion = "3"\n',
+     'setuptools builds it: remove the static version = "3" from [project] and add "version" to [project] dynamic; '
+     'add "setuptools-scm>=8" to [build-system] requires and an empty [tool.setuptools_scm] table'),
+])
+def test_a_static_version_names_the_backend_and_the_setting(pyproject: str, hint: str) -> None:
+    assert config.tag_version_hint(tomllib.loads(pyproject)) == hint

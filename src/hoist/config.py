@@ -35,7 +35,36 @@ TAG_VERSION_BACKENDS = {
     "setuptools-git-versioning": "setuptools-git-versioning",
     "poetry-dynamic-versioning": "poetry-dynamic-versioning",
     "dunamai": "dunamai",
+    "vcs-versioning": "vcs-versioning",
+    "flit-scm": "flit-scm",
+    "uv-dynamic-versioning": "uv-dynamic-versioning",
 }
+
+#: For each build backend (its module in ``build-backend``, PEP 517): its
+#: distribution and the one change that makes it take the version from git tags.
+TAG_VERSION_WAYS = {
+    "setuptools": ("setuptools", 'add "setuptools-scm>=8" to [build-system] requires and an empty '
+                                 "[tool.setuptools_scm] table"),
+    "hatchling": ("hatchling", 'add "hatch-vcs" to [build-system] requires and set [tool.hatch.version] '
+                               'source = "vcs"'),
+    "flit_core": ("flit-core", 'use flit-scm: requires = ["flit-scm"] and build-backend = "flit_scm:buildapi"'),
+    "pdm": ("pdm-backend", 'set [tool.pdm.version] source = "scm"'),
+    "poetry": ("poetry-core", 'add "poetry-dynamic-versioning" to [build-system] requires and set '
+                              "[tool.poetry-dynamic-versioning] enable = true"),
+}
+
+
+def tag_version_hint(pyproject: dict[str, Any]) -> str:
+    """What to change so that the version comes from git tags, for the
+    backend the project already uses (``[build-system] build-backend``)."""
+    project = pyproject.get("project", {})
+    module = str(pyproject.get("build-system", {}).get("build-backend") or "setuptools.build_meta")
+    backend, way = TAG_VERSION_WAYS.get(module.split(".")[0].split(":")[0], TAG_VERSION_WAYS["setuptools"])
+    static = project.get("version")
+    first = (f'remove the static version = "{static}" from [project] and add "version" to [project] dynamic'
+             if static else ('add "version" to [project] dynamic'
+                             if "version" not in project.get("dynamic", []) else ""))
+    return f"{backend} builds it: " + "; ".join(part for part in (first, way) if part)
 
 
 @dataclass(frozen=True)

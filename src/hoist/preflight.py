@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .config import Config
+from .config import Config, read_pyproject, tag_version_hint
 from .errors import ConfigError, PreflightError, ToolMissingError
 from .git import Git, built_branch
 from .runner import Runner
@@ -66,11 +66,8 @@ def check_project(config: Config) -> None:
             "run `hoist init` to write debian/, tasks.py, a Jenkinsfile and [tool.hoist]",
         )
     if config.version_backend is None:
-        raise ConfigError(
-            f"the version of {config.name} does not come from git tags",
-            'add "version" to [project] dynamic and a backend that reads tags, e.g. '
-            'requires = ["setuptools>=64", "setuptools-scm>=8"] and an empty [tool.setuptools_scm] table',
-        )
+        raise ConfigError(f"the version of {config.name} does not come from git tags",
+                          tag_version_hint(read_pyproject(config.root)))
 
 
 def check_repository(git: Git, config: Config) -> None:

@@ -22,11 +22,11 @@ from .. import changelog
 from packaging.version import InvalidVersion, Version
 
 from ..config import (
-    TAG_VERSION_BACKENDS,
     debian_package_name,
     host_codename,
     read_pyproject,
     tag_prefix_problem,
+    tag_version_hint,
     version_backend,
 )
 from ..errors import ConfigError
@@ -105,12 +105,8 @@ def planned_files(root: Path) -> dict[str, tuple[str, bool]]:
     if not name:
         raise ConfigError(f"{root / 'pyproject.toml'} has no [project] name", "add a PEP 621 [project] table")
     if version_backend(data) is None:
-        raise ConfigError(
-            f"the version of {name} does not come from git tags, so hoist cannot set it",
-            'in pyproject.toml: add "version" to [project] dynamic (and remove a static version), '
-            'add "setuptools-scm>=8" to [build-system] requires and an empty [tool.setuptools_scm] table '
-            f"(or use another backend that reads tags: {', '.join(TAG_VERSION_BACKENDS)})",
-        )
+        raise ConfigError(f"the version of {name} does not come from git tags, so hoist cannot set it",
+                          f"in pyproject.toml, {tag_version_hint(data)}")
     package = debian_package_name(name)
     git = Git.open(Runner(), root)
     who, email = git.ident()
