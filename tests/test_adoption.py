@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, init_repository, run_hoist
+from conftest import git, init_repository, repository_state, run_hoist
 from hoist.commands.init import tag_prefix_of
 
 C_PROJECT = {
@@ -109,3 +109,70 @@ def test_a_c_extension_with_setup_py(tmp_path: Path, hoist_home: Path) -> None:
     checksum = subprocess.run([str(python), "-c", "import zsum._zlib as z; print(z.adler32(b'hoist'))"],
                               capture_output=True, text=True, check=True).stdout
     assert checksum.strip() == "106824232"  # zlib.adler32(b"hoist")
+
+
+FLAKE8_PROJECT = """\
+[build-system]
+requires = ["setuptools>=64", "setuptools-scm>=8"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "flake8"
+dynamic = ["version"]
+description = "The company's own flake8, with its plugins."
+
+[project.scripts]
+flake8 = "company_flake8:main"
+company-flake8-report = "company_flake8:report"
+
+[tool.setuptools_scm]
+"""
+
+
+def debian_has(name: str) -> bool:
+    """Whether this machine's apt knows Debian's package *name* (its lists are the test's archive)."""
+    return subprocess.run(["apt-cache", "show", "--no-all-versions", name], capture_output=True).returncode == 0
+
+
+def test_init_names_the_package_and_its_links_clear_of_debians(tmp_path: Path, hoist_home: Path) -> None:
+    """flake8 is Debian's package and /usr/bin/flake8 its file: init picks another name, says
+    why, and links only the script Debian does not have."""
+    assert debian_has("flake8"), "apt's lists on this machine have Debian's flake8 (ci/bootstrap updates them)"
+    project = tmp_path / "flake8"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(FLAKE8_PROJECT)
+    init_repository(project)
+    done = run_hoist(project, "init")
+    assert done.returncode == 0, done.output
+    assert "note: the package is named flake8-app: the package name flake8 is Debian's (flake8)" in done.output
+    assert "note: not linked: the file /usr/bin/flake8 is Debian's (flake8); the program stays at " \
+           "/opt/flake8-app/bin/flake8" in done.output
+    assert (project / "debian" / "flake8-app.links").read_text() == \
+        "${env:HOIST_INSTALL_ROOT}/bin/company-flake8-report usr/bin/company-flake8-report\n"
+    assert 'package = "flake8-app"' in (project / "pyproject.toml").read_text()
+    assert "Package: flake8-app" in (project / "debian" / "control").read_text()
+
+
+def test_a_release_refuses_a_name_or_link_of_debians_before_anything(example_project, hoist_home: Path) -> None:
+    """A project adopted before this check: its package name, or a link over a file of
+    Debian's, is refused before anything is tagged."""
+    project = example_project()
+    links = project / "debian" / "hoist-hello.links"
+    links.write_text(links.read_text() + "${env:HOIST_INSTALL_ROOT}/bin/hoist-hello usr/bin/git\n")
+    git(project, "commit", "--quiet", "-am", "Link over git")
+    before = repository_state(project)
+    refused = run_hoist(project, "release", "--yes")
+    assert refused.returncode == 9, refused.output
+    assert "error: the package would clash with Debian's:\n  debian/hoist-hello.links links the file /usr/bin/git " \
+           "is Debian's (git): dpkg would refuse to install both" in refused.output
+    assert "hint: remove those lines from debian/hoist-hello.links" in refused.output
+    assert repository_state(project) == before and not (hoist_home / "hoist-hello").exists()
+
+    (project / "pyproject.toml").write_text((project / "pyproject.toml").read_text().replace(
+        "[tool.hoist]\n", '[tool.hoist]\npackage = "flake8"\n', 1))
+    git(project, "commit", "--quiet", "-am", "Name it like Debian's flake8")
+    renamed = run_hoist(project, "plan")
+    assert renamed.returncode == 9
+    assert "the package name flake8 is Debian's (flake8): apt would replace one with the other on servers" \
+           in renamed.output
+    assert "hint: rename the package: hoist init --force --package flake8-app rewrites debian/ for it" in renamed.output

@@ -90,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
                    "a Jenkinsfile with its ci/ scripts and a [tool.hoist] table. Files that exist are named "
                    "and nothing is written, unless --force.")
     init.add_argument("--force", action="store_true", help="overwrite files that exist")
+    init.add_argument("--package", metavar="NAME", help="the Debian package name (default: the project's, unless "
+                      "Debian's archive has a package of that name)")
     command("plan", "print what a release would do, changing nothing",
             "Print the version, the changelog entry and every step's plan: the very values a release carries "
             "out. Changes nothing in the repository or the targets.", (local, as_json))
@@ -281,7 +283,7 @@ def _run(args: argparse.Namespace, ui: UI) -> int:
     if args.command == "init":
         from .commands.init import init
 
-        for line in init(args.directory, force=args.force):
+        for line in init(args.directory, force=args.force, package=args.package):
             ui.result(line)
         return 0
     ctx = open_project(args.directory, ui, local=getattr(args, "local", False))

@@ -239,6 +239,11 @@ _TABLES: dict[str, type] = {"git": GitTarget, "pypi": PyPITarget, "apt": AptTarg
 # Debian Policy §5.6.1: package names are [a-z0-9][a-z0-9+.-]+
 _DEBIAN_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 
+
+def is_debian_package_name(name: str) -> bool:
+    """Whether *name* is a valid Debian package name (Debian Policy §5.6.1)."""
+    return bool(_DEBIAN_NAME.match(name))
+
 #: A tag prefix: empty, or letters, digits, '.', '_' and '-' starting with a
 #: letter.  Within git-check-ref-format(1)'s rules (no space, no ~^:?*[\, no
 #: "..", no component starting with "." or ending with ".lock"), narrowed to

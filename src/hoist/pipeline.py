@@ -21,7 +21,7 @@ from .context import Context, ReleasePlan
 from .errors import BuildError, HoistError, NothingToDo, PushRejectedError
 from .manifest import Manifest, version_of
 from .planning import check_in_sync, complete_history, make_plan
-from .preflight import check_project, check_repository, check_tools
+from .preflight import check_archive, check_project, check_repository, check_tools
 from .products import Products
 from .runner import DISK_FULL_HINT
 from .steps import Skip, Step
@@ -58,6 +58,7 @@ def prepare(ctx: Context, *, fetch: bool) -> ReleasePlan:
     """
     check_project(ctx.config)
     check_tools(ctx.runner)
+    check_archive(ctx.config, ctx.runner)
     check_repository(ctx.git, ctx.config)
     origin = ctx.targets.git
     remote = origin.refs()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from .archive import Archive
 from .config import Config, read_pyproject, tag_version_hint
 from .errors import ConfigError, PreflightError, ToolMissingError
 from .git import Git, built_branch
@@ -68,6 +69,34 @@ def check_project(config: Config) -> None:
     if config.version_backend is None:
         raise ConfigError(f"the version of {config.name} does not come from git tags",
                           tag_version_hint(read_pyproject(config.root)))
+
+
+def check_archive(config: Config, runner: Runner) -> None:
+    """The package's name, and every ``/usr/bin`` link of ``debian/<package>.links``,
+    are not Debian's (see :mod:`hoist.archive`): a package of the same name
+    would take Debian's over on servers, and a link over another package's
+    file makes dpkg refuse to install it.
+
+    :raises ConfigError: with every clash, before anything changes.
+    """
+    archive = Archive(runner, own=config.package)
+    problems = []
+    taken = archive.package(config.package)
+    if taken is not None:
+        problems.append(f"{taken}: apt would replace one with the other on servers")
+    links = config.root / "debian" / f"{config.package}.links"
+    linked = [f"/{words[1]}" for words in map(str.split, links.read_text().splitlines() if links.is_file() else [])
+              if len(words) == 2 and words[1].startswith("usr/bin/")]
+    files, _ = archive.files(linked)
+    problems.extend(f"debian/{config.package}.links links {clash}: dpkg would refuse to install both"
+                    for clash in files)
+    if problems:
+        free = archive.free_name(config.package) if taken is not None else config.package
+        raise ConfigError(
+            "the package would clash with Debian's:\n  " + "\n  ".join(problems),
+            (f"rename the package: hoist init --force --package {free} rewrites debian/ for it" if taken else
+             f"remove those lines from debian/{config.package}.links (the programs stay in "
+             f"{config.install_root}/bin)") + "; nothing was changed")
 
 
 def check_repository(git: Git, config: Config) -> None:

@@ -13,17 +13,20 @@ from __future__ import annotations
 import re
 import stat
 import textwrap
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.resources import files
 from pathlib import Path
 from string import Template
 
 from .. import changelog
+from ..archive import Archive
 from packaging.version import InvalidVersion, Version
 
 from ..config import (
     debian_package_name,
     host_codename,
+    is_debian_package_name,
     read_pyproject,
     tag_prefix_problem,
     tag_version_hint,
@@ -93,11 +96,33 @@ def tag_prefix_of(tags: list[str]) -> str | None:
     return max(counts, key=lambda p: counts[p]) if counts else None
 
 
-def planned_files(root: Path) -> dict[str, tuple[str, bool]]:
-    """What ``hoist init`` would write in *root*: ``{relative path: (content, executable)}``.
+@dataclass(frozen=True)
+class Adoption:
+    """What ``hoist init`` writes for a project, and why where it chose.
 
+    :ivar files: ``{relative path: (content, executable)}``.
+    :ivar package: the Debian package name.
+    :ivar notes: the choices made to stay clear of Debian's archive.
+    """
+
+    files: dict[str, tuple[str, bool]]
+    package: str
+    notes: tuple[str, ...] = ()
+
+
+def planned_files(root: Path, package: str | None = None) -> Adoption:
+    """What ``hoist init`` would write in *root*.
+
+    The package name is the project's (PEP 503 normalised), unless Debian's
+    archive has a package, or a virtual one, of that name: then the first
+    free one of ``<name>-app``, ``<name>-venv``... (see :mod:`hoist.archive`).
+    A console script whose ``/usr/bin`` path a package of the archive ships
+    is not linked there.
+
+    :param package: the Debian package name to use, whatever the archive has.
     :raises ConfigError: ``pyproject.toml`` is missing or malformed, has no
-        name, or the version does not come from git tags.
+        name, or the version does not come from git tags; *package* is not a
+        Debian package name.
     """
     data = read_pyproject(root)
     project = data.get("project", {})
@@ -107,8 +132,18 @@ def planned_files(root: Path) -> dict[str, tuple[str, bool]]:
     if version_backend(data) is None:
         raise ConfigError(f"the version of {name} does not come from git tags, so hoist cannot set it",
                           f"in pyproject.toml, {tag_version_hint(data)}")
-    package = debian_package_name(name)
-    git = Git.open(Runner(), root)
+    runner = Runner()
+    archive = Archive(runner)
+    notes = []
+    if package is None:
+        package = archive.free_name(debian_package_name(name))
+        if package != debian_package_name(name):
+            notes.append(f"the package is named {package}: {archive.package(debian_package_name(name))}, and a "
+                         "package of the same name would replace it on servers (--package NAME chooses another)")
+    elif not is_debian_package_name(package):
+        raise ConfigError(f"--package {package!r} is not a valid Debian package name (Debian Policy §5.6.1)",
+                          "use lower case letters, digits, '+', '-' and '.'")
+    git = Git.open(runner, root)
     who, email = git.ident()
     values = {
         "name": name,
@@ -128,8 +163,15 @@ def planned_files(root: Path) -> dict[str, tuple[str, bool]]:
         text = templates.joinpath(source).read_text(encoding="utf-8")
         out[_Template(destination).substitute(values)] = (_Template(text).safe_substitute(values), executable)
     scripts = sorted(project.get("scripts", {}))
+    taken, searched = archive.files([f"/usr/bin/{script}" for script in scripts])
+    for clash in taken:
+        notes.append(f"not linked: {clash}; the program stays at /opt/{package}/bin/{Path(clash.what).name}")
+    if scripts and not searched:
+        notes.append("the archive's files were not searched (install apt-file and run apt-file update): "
+                     "only packages installed here were checked")
+    linked = [s for s in scripts if f"the file /usr/bin/{s}" not in {t.what for t in taken}]
     # debhelper 13 expands ${env:VAR} in .links files (debhelper(7), "Substitution").
-    links = "".join(f"${{env:HOIST_INSTALL_ROOT}}/bin/{script} usr/bin/{script}\n" for script in scripts)
+    links = "".join(f"${{env:HOIST_INSTALL_ROOT}}/bin/{script} usr/bin/{script}\n" for script in linked)
     out[f"debian/{package}.links"] = (links, False)
     entry = changelog.initial(package, host_codename(), values["maintainer"], datetime.now(timezone.utc).replace(microsecond=0))
     out["debian/changelog"] = (entry, False)
@@ -137,18 +179,20 @@ def planned_files(root: Path) -> dict[str, tuple[str, bool]]:
         # dh_installsystemd installs debian/<package>.service (or <package>.<unit>.service).
         suffix = "" if unit.stem == package else f".{unit.stem}"
         out[f"debian/{package}{suffix}.service"] = (unit.read_text(encoding="utf-8"), False)
-    return out
+    return Adoption(out, package, tuple(notes))
 
 
-def init(path: Path, force: bool = False) -> list[str]:
+def init(path: Path, force: bool = False, package: str | None = None) -> list[str]:
     """Write hoist's files into the project at *path*; return lines to show.
 
+    :param package: the Debian package name (default: see :func:`planned_files`).
     :raises PreflightError: *path* is not in a git repository.
     :raises ConfigError: see :func:`planned_files`; or files exist (all are
         named) and *force* is false.
     """
     root = Git.open(Runner(), path).root
-    planned = planned_files(root)
+    adoption = planned_files(root, package)
+    planned = adoption.files
     pyproject = root / "pyproject.toml"
     has_table = "hoist" in read_pyproject(root).get("tool", {})
     existing = [p for p in planned if (root / p).exists()]
@@ -172,10 +216,12 @@ def init(path: Path, force: bool = False) -> list[str]:
         lock = DEFAULT_LOCK if (root / DEFAULT_LOCK).is_file() else None
         tags = Git.open(Runner(), root).out("tag", "--list", "--sort=-creatordate").splitlines()
         prefix = tag_prefix_of(tags)
-        pyproject.write_text(text.rstrip("\n") + "\n" + _hoist_table(branch_of(root), lock, prefix or "v"),
-                             encoding="utf-8")
+        own_name = adoption.package != debian_package_name(read_pyproject(root)["project"]["name"])
+        pyproject.write_text(text.rstrip("\n") + "\n" + _hoist_table(branch_of(root), lock, prefix or "v")
+                             + (f'package = "{adoption.package}"\n' if own_name else ""), encoding="utf-8")
         lines.append("added [tool.hoist] to pyproject.toml"
                      + (f' (tag_prefix = "{prefix}", as the project\'s tags have it)' if prefix is not None else ""))
+    lines.extend(f"note: {note}" for note in adoption.notes)
     lines.append("next: review and commit these files, then run `hoist plan` and `hoist release`")
     return lines
 

@@ -30,7 +30,6 @@ conflict with it: a server follows one channel.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import tempfile
 import textwrap
@@ -41,14 +40,12 @@ from pathlib import Path
 
 from .. import changelog
 from ..context import Context
+from ..config import is_debian_package_name
 from ..errors import ConfigError, PreflightError
 from ..preflight import check_tool
 from ..redaction import without_userinfo
 from ..targets.apt import PublishedRepository
 from ..targets.publication import public_key_bytes
-
-#: Debian Policy §5.6.1.
-_DEBIAN_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 
 #: Seconds the health check may take before it counts as failed.
 HEALTH_TIMEOUT = 60
@@ -76,7 +73,7 @@ def setup_package_name(package: str, channel: str) -> str:
     :raises ConfigError: the result is not a Debian package name.
     """
     name = f"{package}-channel-{channel.lower().replace('_', '-')}"
-    if not _DEBIAN_NAME.match(name):
+    if not is_debian_package_name(name):
         raise ConfigError(f"{name!r} is not a valid Debian package name (Debian Policy §5.6.1)",
                           "name channels with lower case letters, digits, '.' and '-'")
     return name
