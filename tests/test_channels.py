@@ -11,13 +11,16 @@ after each move.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -132,7 +135,8 @@ def test_promote_rollback_and_a_server_that_follows_production(example_project, 
     assert shown["production"]["sha256"] == deb2 and shown["production"]["recorded"]["action"] == "promote"
 
     setup_deb = tmp_path / "setup.deb"
-    with serve_directory(apt_dir) as url, debian_root(CACHE, tmp_path / "debroot", mount_proc=True) as root:
+    with hoist_serve(project) as served, debian_root(CACHE, tmp_path / "debroot", mount_proc=True) as root:
+        url = served + "apt/"
         made = run_hoist(project, "server-setup", "--channel", "production", "--url", url, "-o", str(setup_deb))
         assert made.returncode == 0, made.output
         (root.path / "tmp" / setup_deb.name).write_bytes(setup_deb.read_bytes())
@@ -209,6 +213,32 @@ def test_promote_rollback_and_a_server_that_follows_production(example_project, 
                              refused.stderr, re.M), refused.stderr
             assert trixie.run(["dpkg-query", "-W", PACKAGE], check=False).returncode != 0
 
+
+
+@contextlib.contextmanager
+def hoist_serve(project: Path) -> Iterator[str]:
+    """``hoist serve`` on a free port of 127.0.0.1 until the block ends; its base URL.
+
+    It serves the apt repository, its key and the index, and nothing else of
+    the local targets (the signing key's GnuPG home least of all)."""
+    server = subprocess.Popen([sys.executable, "-m", "hoist", "serve", "--bind", "127.0.0.1:0"], cwd=project,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        first = server.stdout.readline()  # printed once it listens
+        match = re.search(r"at (http://127\.0\.0\.1:\d+/) ", first)
+        assert match, first
+        url = match[1]
+        for path, status in (("apt/dists/production/InRelease", 200), (f"{PACKAGE}-archive-keyring.gpg", 200),
+                             ("index/", 200), ("gnupg/", 404), ("apt/../gnupg/", 404), ("aptly/aptly.conf", 404)):
+            try:
+                with urllib.request.urlopen(url + path, timeout=10) as response:
+                    assert response.status == status, path
+            except urllib.error.HTTPError as exc:
+                assert exc.code == status, path
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def python_patch_upgrade_keeps_it_running(root: DebianRoot, version: str) -> None:

@@ -21,6 +21,7 @@ from .channels import RECORD_REF, ChannelReport, Channels, Move
 from .commands.ci import should_release
 from .commands.lock import DEFAULT_LOCK, write_lock
 from .commands.rebuild import rebuild
+from .commands.serve import serve
 from .commands.server_setup import server_setup
 from .commands.status import status
 from .context import Context, ReleasePlan
@@ -42,6 +43,7 @@ from .session import open_project
 from .steps import Skip
 from .steps.confirm import Confirmed
 from .targets.apt import PublishedRepository
+from .targets.local import LocalTargets
 from .ui import UI
 
 ENVIRONMENT = {
@@ -133,6 +135,12 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--url", help="the repository's URL as servers reach it (default: tool.hoist.apt.url)")
     setup.add_argument("--every", type=int, default=30, metavar="MINUTES",
                        help="how often the timer upgrades (default: 30)")
+    served = command("serve", "serve the local targets over HTTP, for a server to try a release",
+                     "Serve the local targets' apt repository, its key and the index's files over HTTP on "
+                     "ADDRESS:PORT until interrupted, and print the commands a server uses. For a trial: "
+                     "in production, a web server serves the configured targets.")
+    served.add_argument("--bind", default="127.0.0.1:8080", metavar="ADDRESS:PORT",
+                        help="where to listen (default 127.0.0.1:8080; 127.0.0.1:0 takes a free port)")
     command("resign", "sign the apt publications again, valid for another tool.hoist.valid_days",
             "Date each channel's Release file now, valid for tool.hoist.valid_days (Valid-Until), and sign "
             "it again. apt refuses a publication past its Valid-Until, so run this from a timer or a CI job "
@@ -238,6 +246,32 @@ def _channel_row(channel: ChannelReport) -> list[str]:
     return [channel.name, shown, current.sha256[:16] if current else "", noted]
 
 
+def show_serve(ctx: Context, bind: str) -> int:
+    """Serve the local targets; print where, and what a server runs."""
+    if not ctx.config.local:
+        raise ConfigError("hoist serve serves the local targets, and this project's targets are configured",
+                          "servers read the configured targets at their own URLs (tool.hoist.apt.url); "
+                          "hoist serve --local serves the local ones")
+    package, suite = ctx.config.package, ctx.config.distribution
+    keyring = f"{package}-archive-keyring.gpg"
+
+    def announce(url: str) -> None:
+        ctx.ui.result(f"serving the local targets of {package} at {url} (Ctrl-C stops)")
+        ctx.ui.result("on a Debian server, as root:")
+        ctx.ui.result(f"  curl -fsSLo /usr/share/keyrings/{keyring} {url}{keyring}")
+        ctx.ui.result(f"  printf 'Types: deb\\nURIs: {url}apt/\\nSuites: {suite}\\nComponents: "
+                      f"{ctx.config.component}\\nSigned-By: /usr/share/keyrings/{keyring}\\n' "
+                      f"> /etc/apt/sources.list.d/{package}.sources")
+        ctx.ui.result(f"  apt-get update && apt-get install {package}")
+        if ctx.config.channels:
+            ctx.ui.result(f"or let it follow a channel: hoist server-setup --channel CHANNEL --url {url}apt/")
+        ctx.ui.result(f"pip: pip install --find-links {url}index/ {ctx.config.name}")
+        sys.stdout.flush()
+
+    serve(LocalTargets(ctx.runner, package).root, package, bind, announce, ctx.ui.line)
+    return 0
+
+
 def show_resign(ctx: Context) -> int:
     """Sign every channel (or the distribution) again; print each one's new Valid-Until."""
     apt = next((t for t in ctx.targets.all if isinstance(t, PublishedRepository)), None)
@@ -310,6 +344,8 @@ def _run(args: argparse.Namespace, ui: UI) -> int:
         ui.result(f"wrote {made.path}")
         ui.result(f"on a server of the {args.channel} channel, as root:  apt-get install ./{made.path.name}")
         return 0
+    if args.command == "serve":
+        return show_serve(ctx, args.bind)
     if args.command == "resign":
         return show_resign(ctx)
     if args.command == "status":

@@ -200,23 +200,28 @@ class PublishedRepository(Target):
         key = Path(without_userinfo(self.settings.public_key))
         package = self.env.config.package
         url = without_userinfo(self.settings.url)
+        local = not url.startswith(("http://", "https://"))
+        serve = (f"apt: the repository is at {url}, which only this machine reads: `hoist serve --bind "
+                 "ADDRESS:PORT` serves it over HTTP for a trial, and prints what a server runs")
         if self.env.config.channels:
             channels = self.env.config.channels
             return [
-                f"apt: {release.version} is in the channel {channels[0]}; "
-                + (f"hoist promote {release.version} --to {channels[1]} moves it on" if len(channels) > 1 else ""),
-                f"  servers follow a channel with the package of: hoist server-setup --channel CHANNEL"
-                + ("" if url.startswith(("http://", "https://")) else " --url <where servers reach the repository>"),
+                f"apt: {release.version} is in the channel {channels[0]}"
+                + (f"; hoist promote {release.version} --to {channels[1]} moves it on" if len(channels) > 1 else ""),
+                *([serve] if local else []),
+                "  servers follow a channel with the package that hoist server-setup --channel CHANNEL writes",
             ]
-        lines = ["apt: on a Debian server, as root:"]
-        if not url.startswith(("http://", "https://")):
-            lines = [f"apt: the repository is at {url}, on this machine: serve it over HTTP(S), or copy it to the "
-                     "server, and use that URL below; on a Debian server, as root:"]
+        if local:
+            return [serve]
+        keyring = f"/etc/apt/keyrings/{key.name}"
+        fetch_key = (f"  curl -fsSLo {keyring} {without_userinfo(self.settings.public_key)}"
+                     if "://" in self.settings.public_key
+                     else f"  install -D -m 644 {key} {keyring}    # {key}, copied from this machine")
         return [
-            *lines,
-            f"  install -D -m 644 {key} /etc/apt/keyrings/{key.name}",
-            f"  echo 'deb [signed-by=/etc/apt/keyrings/{key.name}] {url} "
-            f"{release.distribution} {release.component}' > /etc/apt/sources.list.d/{package}.list",
+            "apt: on a Debian server, as root:",
+            fetch_key,
+            f"  echo 'deb [signed-by={keyring}] {url} {release.distribution} {release.component}' "
+            f"> /etc/apt/sources.list.d/{package}.list",
             f"  apt-get update && apt-get install {package}",
         ]
 
