@@ -9,19 +9,24 @@ overwrite ..."). Names come from apt's package lists (``apt-cache``), files
 from the Contents indexes (``apt-file``, when it is installed and updated)
 and from the packages installed here (``dpkg -S``).
 
-apt-file reads tens of megabytes per search, so its answers are kept in
-``$XDG_CACHE_HOME/hoist/archive/``, keyed by the paths asked and by the
-Contents indexes' names, sizes and times: a new ``apt-file update`` asks again.
+apt-cache and apt-file read tens of megabytes per question, so their
+answers are kept in ``$XDG_CACHE_HOME/hoist/archive/``, keyed by the
+question and by the names, sizes and times of apt's lists (the Contents
+indexes among them): after ``apt-get update`` or ``apt-file update`` they are
+asked again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from .runner import Runner
 
@@ -36,6 +41,8 @@ ORIGINS = ("Debian", "Ubuntu")
 
 #: Providers of a virtual package looked up, at most.
 MAX_PROVIDERS = 10
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,27 @@ class Taken:
 def _cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "hoist" / "archive"
+
+
+def _remembered(question: object, answer: Callable[[], T]) -> T:
+    """*answer()*, kept for the same *question* (JSON) while apt's lists are unchanged."""
+    try:
+        lists = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in APT_LISTS.iterdir() if p.is_file())
+    except OSError:
+        return answer()
+    key = hashlib.sha256(json.dumps([question, lists]).encode()).hexdigest()[:32]
+    cached = _cache_dir() / f"{key}.json"
+    try:
+        return json.loads(cached.read_text())["answer"]
+    except (OSError, ValueError, KeyError):
+        pass
+    value = answer()
+    with contextlib.suppress(OSError):
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps({"answer": value}))
+        os.replace(partial, cached)
+    return value
 
 
 class Archive:
@@ -94,8 +122,12 @@ class Archive:
         (``apt-cache madison``; ``apt-cache showpkg``'s reverse provides)."""
         if shutil.which("apt-cache") is None:
             return None
+        found = _remembered(["package", name, self.own], lambda: self._package(name))
+        return None if found is None else Taken(found[0], tuple(found[1]))
+
+    def _package(self, name: str) -> tuple[str, list[str]] | None:
         if self._in_distribution(name):
-            return Taken(f"the package name {name}", (name,))
+            return f"the package name {name}", [name]
         shown = self.runner.run(["apt-cache", "showpkg", name], check=False)
         lines = shown.stdout.splitlines()
         if shown.ok and "Reverse Provides: " in lines:
@@ -103,7 +135,7 @@ class Archive:
                                 if line.strip()} - {self.own})
             providers = [p for p in providers[:MAX_PROVIDERS] if self._in_distribution(p)]
             if providers:
-                return Taken(f"the package name {name} (a virtual package)", tuple(providers))
+                return f"the package name {name} (a virtual package)", providers
         return None
 
     def files(self, paths: list[str]) -> tuple[list[Taken], bool]:
@@ -130,16 +162,11 @@ class Archive:
         contents = sorted(APT_LISTS.glob("*Contents-*"))
         if not paths or shutil.which("apt-file") is None or not contents:
             return None if shutil.which("apt-file") is None or not contents else {}
-        key = hashlib.sha256(json.dumps([ORIGINS, sorted(paths), [(p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                                                          for p in contents]]).encode()).hexdigest()[:32]
-        cached = _cache_dir() / f"{key}.json"
-        try:
-            return json.loads(cached.read_text())
-        except (OSError, ValueError):
-            pass
+        return _remembered(["contents", ORIGINS, sorted(paths)], lambda: self._search(paths))
+
+    def _search(self, paths: list[str]) -> dict[str, list[str]] | None:
         result = self.runner.run(["apt-file", "search", "--filter-origins", ",".join(ORIGINS), "--fixed-string",
-                                  "--from-file", "-"],
-                                 input="\n".join(paths) + "\n", check=False)
+                                  "--from-file", "-"], input="\n".join(paths) + "\n", check=False)
         if result.returncode not in (0, 1):  # 1: nothing found
             return None
         found: dict[str, list[str]] = {p: [] for p in paths}
@@ -147,9 +174,6 @@ class Archive:
             package, _, path = line.partition(": ")
             if path.strip() in found:
                 found[path.strip()].append(package.strip())
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.with_suffix(".tmp").write_text(json.dumps(found))
-        os.replace(cached.with_suffix(".tmp"), cached)
         return found
 
     def free_name(self, name: str) -> str:
