@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from conftest import git, repository_state, run_hoist
+from hoist.errors import BuildError
 from hoist.runner import Runner, cause_lines
+from hoist.steps.build import check_built
 
 BUILD_WITHOUT_A_DEPENDENCY = """\
 * Creating isolated environment: venv+pip...
@@ -101,3 +103,13 @@ def test_a_release_whose_build_lacks_a_dependency_says_which(example_project, ho
                      failed.output), failed.output
     assert "hint: the lines quoted above are the command's own output (-v shows all of it)" in failed.output
     assert repository_state(project) == before
+
+
+
+def test_a_wrong_built_version_names_the_committed_files_that_may_set_it() -> None:
+    tracked = ["PKG-INFO", "src/app/_version.py", "src/app/cli.py", "debian/VERSION", "README.rst"]
+    with pytest.raises(BuildError) as info:
+        check_built("app-1.0.tar.gz", "app", "26.12.0", tracked)
+    assert info.value.message == "built app-1.0.tar.gz has version 1.0, but the release is 26.12.0"
+    assert info.value.hint.startswith("committed in the repository, PKG-INFO, src/app/_version.py may set the "
+                                      "version: remove it from git")

@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -30,9 +30,23 @@ from ..products import Export, Products
 from ..reproducible import normalize_sdist
 
 
-def check_built(filename: str, project: str, version: str) -> None:
+#: Files that fix a version in the source tree, whatever the tag says: a
+#: committed ``PKG-INFO`` (setuptools-scm and setuptools read it first, as in
+#: an sdist), and the version files that backends write.
+VERSION_FILE_NAMES = ("PKG-INFO", "VERSION", "version.txt", "_version.py", "version.py", "__version__.py")
+
+
+def version_overrides(tracked: list[str]) -> list[str]:
+    """Of the files git tracks (*tracked*, paths), those that may fix the version
+    (see :data:`VERSION_FILE_NAMES`); ``debian/`` aside."""
+    return [path for path in tracked
+            if PurePosixPath(path).name in VERSION_FILE_NAMES and not path.startswith("debian/")]
+
+
+def check_built(filename: str, project: str, version: str, tracked: list[str] = ()) -> None:
     """The artifact *filename* is *project* at *version* (PEP 625 / PEP 427 names).
 
+    :param tracked: the files git tracks at the tag, for the hint.
     :raises BuildError: it names another project or version.
     """
     try:
@@ -43,10 +57,13 @@ def check_built(filename: str, project: str, version: str) -> None:
     except (InvalidSdistFilename, InvalidWheelFilename) as exc:
         raise BuildError(f"unexpected artifact name {filename}: {exc}") from None
     if name != canonicalize_name(project) or built != Version(version):
+        overrides = version_overrides(list(tracked))
         raise BuildError(
             f"built {filename} has version {built}, but the release is {version}",
-            "the version must come from the git tag alone: check the version plugin's settings "
-            "(tool.hoist.tag_prefix must match its tag pattern) and that no file overrides it",
+            (f"committed in the repository, {', '.join(overrides)} may set the version: remove it from git "
+             "(the backend writes it at build time), or " if overrides else "")
+            + "check the version plugin's settings (tool.hoist.tag_prefix must match its tag pattern); "
+            "the version must come from the git tag alone",
         )
 
 
@@ -120,8 +137,9 @@ class Build:
         if plan.normalise_sdist:
             normalize_sdist(sdists[0], epoch)
         built = [Export(source, epoch)]
+        tracked = ctx.git.out("ls-tree", "-r", "--name-only", plan.tag).splitlines()
         for kind, path in (("sdist", sdists[0]), ("wheel", wheels[0])):
-            check_built(path.name, ctx.config.name, str(release.version))
+            check_built(path.name, ctx.config.name, str(release.version), tracked)
             target = ctx.dist / path.name
             shutil.copyfile(path, target)
             built.append(Artifact.of(kind, target))
