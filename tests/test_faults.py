@@ -453,13 +453,18 @@ INDEX_FAULTS = {
     "index down: every upload answered 503": ([("503", "POST", "/", 1000)], 6, "kept failing after 5 attempts"),
 }
 
+#: The environment of a case's first release, beyond the targets'.  "index down" waits
+#: through every back-off (1 + 2 + 4 + 8 s): it is shortened, the attempts are not
+#: ("upload answered 503 six times" checks the default back-off).
+INDEX_FAULT_ENV = {"index down: every upload answered 503": {"HOIST_PYPI_UPLOAD_BACKOFF": "0.1"}}
+
 
 @pytest.mark.parametrize("fault", list(INDEX_FAULTS))
 def test_index_faults(fault: str, targets: Targets, project: Path, clean_reference) -> None:
     rules, expected_exit, message = INDEX_FAULTS[fault]
     for action, method, prefix, count in rules:
         targets.proxy.add(action, method=method, path_prefix=prefix, count=count)
-    run = release(project, targets)
+    run = release(project, targets, env=targets.env(**INDEX_FAULT_ENV.get(fault, {})))
     assert run.returncode == expected_exit, run.output
     assert message in run.output
     assert not hoist_traceback(run.output)
@@ -769,9 +774,9 @@ def test_secrets_never_appear(example_project, tmp_path: Path, short_tmp: Path) 
         assert run.returncode == 6 and "the index refused the upload" in run.output, run.output
         assert "HOIST_PYPI_USERNAME" in run.output  # the advice for a 401
 
-        # b. the aptly database is locked: fails at the apt step.
+        # b. the aptly database is locked: fails at the apt step (at once: no retry).
         with hold_lock(targets.aptly_root / "db" / "LOCK"):
-            run = run_watched(project, "-v", "release", env=targets.env(HOIST_APTLY_DB_OPEN_ATTEMPTS="1"))
+            run = run_watched(project, "-v", "release", env=targets.env(HOIST_APTLY_DB_OPEN_ATTEMPTS="0"))
         outputs.append(run.output)
         assert run.returncode == 6 and "locked by another aptly process" in run.output, run.output
 

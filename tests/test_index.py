@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from hoist.errors import PublishError
+from hoist.errors import ConfigError, PublishError
+from hoist.targets import pypi as pypi_target
 from hoist.targets import simple as index
 from hoist.targets.simple import PEP691_JSON, READ_ATTEMPTS, project_files
 
@@ -316,3 +317,22 @@ def test_given_credentials_then_netrc_after_a_401(pypi: Index, no_netrc: Path) -
     no_netrc.write_text("machine 127.0.0.1 login netrc-user password netrc-pass\n")
     assert project_files(pypi.url, "my-app", ("given", "wrong")) == {}
     assert pypi.authorizations == [basic("given", "wrong"), basic("netrc-user", "netrc-pass")]
+
+
+# -- the upload's back-off (hoist.targets.pypi) ------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(None, 1.0), ("", 1.0), ("0", 0.0), ("0.1", 0.1), (" 2 ", 2.0)])
+def test_upload_backoff(monkeypatch: pytest.MonkeyPatch, value: str | None, seconds: float) -> None:
+    if value is None:
+        monkeypatch.delenv(pypi_target.BACKOFF_VAR, raising=False)
+    else:
+        monkeypatch.setenv(pypi_target.BACKOFF_VAR, value)
+    assert pypi_target.first_backoff() == seconds
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "nan", "inf"])
+def test_upload_backoff_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(pypi_target.BACKOFF_VAR, value)
+    with pytest.raises(ConfigError, match="HOIST_PYPI_UPLOAD_BACKOFF=.* is not a number of seconds"):
+        pypi_target.first_backoff()

@@ -154,9 +154,10 @@ def test_no_secret_leaves_hoist(canary_targets: Targets, example_project, tmp_pa
     targets.proxy.add("403_quoting_credentials")
     run("release", expect=6, says="Forbidden for uploader:***")
 
-    # 3. the apt step: aptly's database is locked by another aptly process.
+    # 3. the apt step: aptly's database is locked by another aptly process (no retry: aptly
+    # waits about 10 s before each, and test_faults.py::test_aptly_database_locked has them).
     with hold_lock(targets.aptly_root / "db" / "LOCK"):
-        locked = {**env, "HOIST_APTLY_DB_OPEN_ATTEMPTS": "1"}
+        locked = {**env, "HOIST_APTLY_DB_OPEN_ATTEMPTS": "0"}
         result = run_watched(project, "-v", "release", env=locked)
         outputs.append(result.output)
         assert result.returncode == 6 and "locked by another aptly process" in result.output, result.output

@@ -30,8 +30,13 @@ from ..runner import Result, Runner
 
 #: How many times aptly tries to open a database that another aptly process
 #: holds, sleeping a few seconds between tries (aptly's ``-db-open-attempts``):
-#: a bounded wait.  Overridden by ``HOIST_APTLY_DB_OPEN_ATTEMPTS``.
+#: a bounded wait.  Overridden by ``HOIST_APTLY_DB_OPEN_ATTEMPTS`` (0: no wait).
 DB_OPEN_ATTEMPTS = 10
+
+#: What aptly says of a database that stayed locked (aptly's context.go): a
+#: line before each wait, and the error once it gives up, the only one with
+#: ``-db-open-attempts=0``.
+DB_LOCKED = ("unable to open database", "unable to reopen the db, maximum number of retries reached")
 
 #: How long a release waits for another one's add, snapshot and publish, in seconds.
 PUBLISH_LOCK_TIMEOUT = 600.0
@@ -120,7 +125,7 @@ class Aptly:
             check=False,
         )
         output = result.stdout + result.stderr
-        if not result.ok and "unable to open database" in output.lower():
+        if not result.ok and any(message in output.lower() for message in DB_LOCKED):
             raise PublishError(
                 f"the aptly database of {self.target.aptly_config} is locked by another aptly process "
                 f"(gave up after {attempts} attempts to open it)",

@@ -11,6 +11,7 @@ index again before each attempt.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sys
 import time
@@ -23,16 +24,17 @@ from urllib.parse import urlsplit
 from packaging.version import Version
 
 from ..config import PyPITarget
-from ..errors import ConflictError, PublishError
+from ..errors import ConfigError, ConflictError, PublishError
 from ..manifest import Artifact, sha256_file, version_of
 from ..redaction import userinfo, without_userinfo
 from . import simple
 from .base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, TargetState
 
 #: Upload attempts after transient failures, and the first back-off in seconds
-#: (doubled after each attempt).
+#: (doubled after each attempt; overridden by ``HOIST_PYPI_UPLOAD_BACKOFF``).
 UPLOAD_ATTEMPTS = 5
 BACKOFF = 1.0
+BACKOFF_VAR = "HOIST_PYPI_UPLOAD_BACKOFF"
 
 #: What a failed upload says and what the user should do, by HTTP status.
 ADVICE = {
@@ -55,6 +57,24 @@ def classify(output: str) -> tuple[int | None, bool]:
     status = int(match.group(1)) if match else None
     transient = (status is not None and status >= 500) or (status is None and bool(_TRANSIENT.search(output)))
     return status, transient
+
+
+def first_backoff() -> float:
+    """The wait before the first retry of an upload, in seconds: ``HOIST_PYPI_UPLOAD_BACKOFF``, else :data:`BACKOFF`.
+
+    :raises ConfigError: the variable is not a number of seconds (0 or more).
+    """
+    value = os.environ.get(BACKOFF_VAR, "").strip()
+    if not value:
+        return BACKOFF
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ConfigError(f"{BACKOFF_VAR}={value!r} is not a number of seconds",
+                          f"set {BACKOFF_VAR} to the wait before the first retry, e.g. 1 (the default), or unset it")
+    return seconds
 
 
 def conflict_message(filename: str, theirs: str, ours: str) -> str:
@@ -130,10 +150,13 @@ class PyPIIndex(Target):
                           (f"{name}-{release.version}.tar.gz", f"{name}-{release.version}-*.whl"))
 
     def check(self, release: ReleaseRef) -> None:
-        """The index can be read (with its credentials, if it needs a login).
+        """The index can be read (with its credentials, if it needs a login),
+        and the upload's back-off is valid.
 
         :raises PublishError: it cannot.
+        :raises ConfigError: see :func:`first_backoff`.
         """
+        first_backoff()
         simple.project_files(self.index_url, self.env.config.name, self.read_credentials)
 
     def state(self, release: ReleaseRef, artifacts: Sequence[Artifact] = ()) -> TargetState:
@@ -180,7 +203,7 @@ class PyPIIndex(Target):
         """
         ui, runner = self.env.ui, self.env.runner
         username, password = self.credentials
-        delay = BACKOFF
+        delay = first_backoff()
         for attempt in range(1, UPLOAD_ATTEMPTS + 1):
             todo = self.missing(files)
             if not todo:
@@ -208,7 +231,7 @@ class PyPIIndex(Target):
                                    ADVICE.get(status or 0, "read the index's answer above"))
             if attempt == UPLOAD_ATTEMPTS:
                 break
-            ui.line(f"    upload failed ({'HTTP ' + str(status) if status else 'connection error'}); retrying in {delay:.0f} s")
+            ui.line(f"    upload failed ({'HTTP ' + str(status) if status else 'connection error'}); retrying in {delay:g} s")
             time.sleep(delay)
             delay *= 2
         if not self.missing(files):
