@@ -10,8 +10,8 @@ pypiserver's directory with their sha256, the published ``Packages`` and
 ``InRelease``), and checks that a second run ends in the same published state
 as a clean run (``clean_reference``: the same project released without faults).
 
-Each fault injected is counted in ``FIGURES`` and printed (``-s`` shows it) as
-a ``FAULT`` line: where it was injected, what hoist did, and whether the next
+Each fault injected is counted in ``FIGURES`` and printed (``ci/test -n 0 -s``
+shows it) as a ``FAULT`` line: where it was injected, what hoist did, and whether the next
 run converged.
 """
 
