@@ -115,6 +115,9 @@ class AptTarget:
     :ivar origin: the ``Origin`` of the publication's ``Release`` file, which
         servers pin on ("" = the repository's name; Debian Repository Format).
     :ivar label: its ``Label`` ("" = the same as the origin).
+    :ivar stop_agent: stop the GnuPG home's gpg-agent after each signing, so
+        that no daemon outlives a run (a GnuPG home of hoist's own, as the
+        local targets have; signing then waits for the repository's lock).
     """
 
     repo: str
@@ -129,6 +132,7 @@ class AptTarget:
     keep: int = 0
     origin: str = ""
     label: str = ""
+    stop_agent: bool = False
 
     @property
     def release_origin(self) -> str:
@@ -396,11 +400,13 @@ def _check_table(key: str, value: dict, settings: type, path: Path, problems: li
     for f in fields(settings):
         if f.default is MISSING and f.default_factory is MISSING and f.name not in value:
             problems.append(f"tool.hoist.{key} needs the key {f.name!r}")
-    kinds = {f.name: int if f.type in ("int", int) else str for f in fields(settings)}
+    types = {"int": int, int: int, "bool": bool, bool: bool}
+    kinds = {f.name: types.get(f.type, str) for f in fields(settings)}
+    names = {int: "an integer", bool: "true or false", str: "a string"}
     for k in value:
         wanted = kinds.get(k)
-        if wanted is not None and (not isinstance(value[k], wanted) or isinstance(value[k], bool)):
-            problems.append(f"tool.hoist.{key}.{k} must be {'an integer' if wanted is int else 'a string'}")
+        if wanted is not None and (not isinstance(value[k], wanted) or (wanted is not bool and isinstance(value[k], bool))):
+            problems.append(f"tool.hoist.{key}.{k} must be {names[wanted]}")
     if len(problems) > before:
         return None
     made = settings(**value)

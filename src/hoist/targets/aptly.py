@@ -176,7 +176,7 @@ class Aptly:
 
         :raises PreflightError: gpg could not sign; the message names the key.
         """
-        with self._signing() as passphrase_file:
+        with self.lock(), self._signing() as passphrase_file:
             secret = ["--passphrase-file", passphrase_file] if passphrase_file else []
             result = self.runner.run(
                 ["gpg", "--batch", "--no-tty", "--pinentry-mode", "loopback", *secret,
@@ -194,14 +194,16 @@ class Aptly:
     def _signing(self) -> Iterator[str | None]:
         """One signing session: the passphrase's path for gpg (see
         :func:`passphrase_path`), or None without a passphrase.  Afterwards
-        the gpg-agent that gpg started for the GnuPG home of the repository
-        (*gnupghome*) is stopped, so that no daemon outlives the run; gpg
-        starts it again when it needs it (gpg-agent(1))."""
+        the gpg-agent that gpg started for the GnuPG home of the repository is
+        stopped when the settings ask for it (*stop_agent*), so that no daemon
+        outlives the run; gpg starts it again when it needs it (gpg-agent(1)).
+        Another release signing with the same home at that moment would lose
+        its agent, so every signing holds the repository's lock (:meth:`lock`)."""
         try:
             with contextlib.ExitStack() as stack:
                 yield stack.enter_context(passphrase_path(self.passphrase)) if self.passphrase else None
         finally:
-            if self.target.gnupghome:
+            if self.target.stop_agent and self.target.gnupghome:
                 self.runner.run(["gpgconf", "--homedir", self.target.gnupghome, "--kill", "gpg-agent"], check=False)
 
     @property

@@ -224,6 +224,7 @@ class LocalTargets:
             gpg_key="",  # the only key of its GnuPG home, made by ensure()
             public_key=str(self.public_key),
             gnupghome=str(self.gnupghome),
+            stop_agent=True,  # hoist's own GnuPG home: no gpg-agent outlives a release
         )
 
 
