@@ -68,7 +68,8 @@ def publish_directly(server: AptServer, debs: list[Path], distribution: str = DI
                    {"Snapshots": [{"Component": "main", "Name": snapshot}], "Signing": signing})
     else:
         server.api("POST", "/publish/:.", {"SourceKind": "snapshot", "Distribution": distribution, "Signing": signing,
-                                          "Sources": [{"Component": "main", "Name": snapshot}]})
+                                          "Sources": [{"Component": "main", "Name": snapshot}],
+                                          "AcquireByHash": True})  # as the README asks of publications made by hand
 
 
 def configured(example_project, tmp_path: Path, server: AptServer, name: str = "hello", **apt: str) -> tuple[Path, Path]:

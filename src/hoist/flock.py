@@ -42,3 +42,29 @@ def file_lock(path: Path, timeout: float = 300.0, on_wait: Callable[[Path], None
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def shared_until_last(path: Path, last: Callable[[], None]) -> Iterator[None]:
+    """Hold a shared ``flock`` on *path* (created if needed) and, on leaving,
+    call *last* only when no other process holds it any longer.
+
+    Any number of processes share the lock; each one, when it is done, asks for
+    the lock exclusively without waiting, which it gets only as the last holder.
+    A process that starts meanwhile waits for its shared lock until *last* has
+    run.  Used so that the last of several concurrent gpg sessions in one GnuPG
+    home stops its gpg-agent, and none stops it under another's feet.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # another session is still open: it is the one to call *last*
+            else:
+                last()
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -25,7 +25,7 @@ from debian.deb822 import Deb822, Release
 
 from ..config import AptTarget
 from ..errors import ConfigError, ConflictError, PreflightError, PublishError
-from ..flock import file_lock
+from ..flock import file_lock, shared_until_last
 from ..runner import Result, Runner
 
 #: How many times aptly tries to open a database that another aptly process
@@ -60,6 +60,19 @@ def release_date(moment: datetime) -> str:
     months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
     utc = moment.astimezone(timezone.utc)
     return f"{days[utc.weekday()]}, {utc.day:02d} {months[utc.month - 1]} {utc.year} {utc:%H:%M:%S} UTC"
+
+
+def gpg_session(runner: Runner, gnupghome: Path) -> contextlib.AbstractContextManager[None]:
+    """A stretch of gpg work in *gnupghome* after which its gpg-agent is
+    stopped, by the last of the sessions open at once on this machine (see
+    :func:`hoist.flock.shared_until_last`), so that no daemon outlives a run
+    and no run loses its agent in the middle of signing.  gpg starts the agent
+    again when it needs it (gpg-agent(1), ``gpgconf --kill``).
+    """
+    def stop_agent() -> None:
+        runner.run(["gpgconf", "--homedir", str(gnupghome), "--kill", "gpg-agent"], check=False)
+
+    return shared_until_last(gnupghome / "hoist-sessions.lock", stop_agent)
 
 
 @contextlib.contextmanager
@@ -176,7 +189,7 @@ class Aptly:
 
         :raises PreflightError: gpg could not sign; the message names the key.
         """
-        with self.lock(), self._signing() as passphrase_file:
+        with self._signing() as passphrase_file:
             secret = ["--passphrase-file", passphrase_file] if passphrase_file else []
             result = self.runner.run(
                 ["gpg", "--batch", "--no-tty", "--pinentry-mode", "loopback", *secret,
@@ -193,18 +206,13 @@ class Aptly:
     @contextlib.contextmanager
     def _signing(self) -> Iterator[str | None]:
         """One signing session: the passphrase's path for gpg (see
-        :func:`passphrase_path`), or None without a passphrase.  Afterwards
-        the gpg-agent that gpg started for the GnuPG home of the repository is
-        stopped when the settings ask for it (*stop_agent*), so that no daemon
-        outlives the run; gpg starts it again when it needs it (gpg-agent(1)).
-        Another release signing with the same home at that moment would lose
-        its agent, so every signing holds the repository's lock (:meth:`lock`)."""
-        try:
-            with contextlib.ExitStack() as stack:
-                yield stack.enter_context(passphrase_path(self.passphrase)) if self.passphrase else None
-        finally:
+        :func:`passphrase_path`), or None without a passphrase.  When the
+        settings ask for it (*stop_agent*), the session runs inside
+        :func:`gpg_session`, so no gpg-agent outlives the run."""
+        with contextlib.ExitStack() as stack:
             if self.target.stop_agent and self.target.gnupghome:
-                self.runner.run(["gpgconf", "--homedir", self.target.gnupghome, "--kill", "gpg-agent"], check=False)
+                stack.enter_context(gpg_session(self.runner, Path(self.target.gnupghome)))
+            yield stack.enter_context(passphrase_path(self.passphrase)) if self.passphrase else None
 
     @property
     def key_name(self) -> str:

@@ -40,6 +40,7 @@ from ..errors import PublishError
 from ..flock import file_lock
 from ..runner import Runner
 from .apt import AptRepository
+from .aptly import gpg_session
 from .base import Env, Targets
 from .git import GitRemote
 from .pypi import PyPIIndex
@@ -183,9 +184,9 @@ class LocalTargets:
                 }
                 self.aptly_config.write_text(json.dumps(config, indent=2) + "\n")
             if not self.public_key.exists():
-                self._generate_key()
-                # gpg started a gpg-agent for the new key's home: no daemon outlives the run.
-                self.runner.run(["gpgconf", "--homedir", str(self.gnupghome), "--kill", "gpg-agent"], check=False)
+                self._make_gnupghome()
+                with gpg_session(self.runner, self.gnupghome):  # no gpg-agent outlives the run
+                    self._generate_key()
 
     def _gpg(self, *args: str, mutates: bool = False) -> str:
         self._make_gnupghome()
