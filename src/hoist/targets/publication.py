@@ -75,17 +75,26 @@ def public_key_bytes(public_key: str) -> bytes:
                           "set tool.hoist.apt.public_key to the keyring servers use (a path or a URL)") from None
 
 
+def write_keyring(runner: Runner, key: bytes, keyring: Path) -> None:
+    """Write *key* (OpenPGP public keys, binary or ASCII-armored) to *keyring*
+    as the binary keyring that gpgv's ``--keyring`` and apt's ``Signed-By``
+    read: an armored key goes through ``gpg --dearmor``.
+
+    :raises CommandError: gpg could not dearmor it.
+    """
+    if key.lstrip().startswith(b"-----BEGIN PGP"):
+        runner.run(["gpg", "--batch", "--yes", "--dearmor", "--output", str(keyring)], input=key.decode())
+    else:
+        keyring.write_bytes(key)
+
+
 def _verified_payload(runner: Runner, signed: bytes, public_key: str) -> bytes | None:
     """The text that *signed* (a clearsigned ``InRelease``) carries, if its
     signature verifies with the key in *public_key* (binary or ASCII-armored,
     a path or a URL)."""
     with tempfile.TemporaryDirectory(prefix="hoist-gpgv-") as tmp:
-        keyring = Path(tmp, "keyring.key")
-        keyring.write_bytes(public_key_bytes(public_key))
-        if keyring.read_bytes().lstrip().startswith(b"-----BEGIN PGP"):
-            dearmored = Path(tmp, "keyring.gpg")
-            runner.run(["gpg", "--batch", "--dearmor", "--output", str(dearmored), str(keyring)])
-            keyring = dearmored
+        keyring = Path(tmp, "keyring.gpg")
+        write_keyring(runner, public_key_bytes(public_key), keyring)
         Path(tmp, "InRelease").write_bytes(signed)
         payload = Path(tmp, "payload")
         result = runner.run(
