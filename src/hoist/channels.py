@@ -27,7 +27,7 @@ from debian.debian_support import Version
 
 from .context import Context
 from .errors import ConfigError, PreflightError, PublishError, PushRejectedError
-from .targets.apt import ChannelState, Held, PublishedRepository
+from .targets.apt import ChannelState, Held, PublishedRepository, published_repository
 from .version import versions_from_tags
 
 #: The ref that records the moves of one channel in the git remote.
@@ -117,11 +117,7 @@ class Channels:
             raise ConfigError("this project has no channels",
                               'add  channels = ["staging", "production"]  to [tool.hoist]: a release goes to the '
                               "first, hoist promote moves it on")
-        apt = next((t for t in ctx.targets.all if isinstance(t, PublishedRepository)), None)
-        if apt is None:
-            raise ConfigError("channels are distributions of the apt repository, and none is configured",
-                              "add [tool.hoist.apt] (or remove every target to use the local ones)")
-        self.apt: PublishedRepository = apt
+        self.apt: PublishedRepository = published_repository(ctx.targets, "a channel")
         self.git = ctx.targets.git
 
     # -- reading ------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from .secrets import GPG_PASSPHRASE_VARS, PYPI_PASSWORD_VARS, PYPI_USERNAME_VARS
 from .session import open_project
 from .steps import Skip
 from .steps.confirm import Confirmed
-from .targets.apt import PublishedRepository
+from .targets.apt import published_repository
 from .targets.local import LocalTargets
 from .ui import UI
 
@@ -274,9 +274,7 @@ def show_serve(ctx: Context, bind: str) -> int:
 
 def show_resign(ctx: Context) -> int:
     """Sign every channel (or the distribution) again; print each one's new Valid-Until."""
-    apt = next((t for t in ctx.targets.all if isinstance(t, PublishedRepository)), None)
-    if apt is None:
-        raise ConfigError("there is no apt repository to sign", "configure [tool.hoist.apt], or use local targets")
+    apt = published_repository(ctx.targets, "hoist resign")
     names = ctx.config.channels or (ctx.config.distribution,)
     renewed = apt.resign(names, ctx.config.component)
     for name in names:

@@ -44,8 +44,8 @@ from ..config import is_debian_package_name
 from ..errors import ConfigError, PreflightError
 from ..preflight import check_tool
 from ..redaction import without_userinfo
-from ..targets.apt import PublishedRepository
-from ..targets.publication import public_key_bytes
+from ..targets.apt import PublishedRepository, published_repository
+from ..targets.publication import public_key_bytes, write_keyring
 
 #: Seconds the health check may take before it counts as failed.
 HEALTH_TIMEOUT = 60
@@ -79,10 +79,6 @@ def setup_package_name(package: str, channel: str) -> str:
     return name
 
 
-def _armored(key: bytes) -> bool:
-    return key.lstrip().startswith(b"-----BEGIN PGP")
-
-
 def server_setup(ctx: Context, channel: str, output: Path | None = None, url: str | None = None,
                  every_minutes: int = 30) -> SetupPackage:
     """Build the setup package of *channel*.
@@ -100,9 +96,7 @@ def server_setup(ctx: Context, channel: str, output: Path | None = None, url: st
         raise PreflightError(f"there is no channel {channel!r}", f"the channels are: {', '.join(channels)}")
     if every_minutes < 1:
         raise PreflightError(f"--every {every_minutes}: the timer needs 1 minute or more", "e.g. --every 30")
-    apt = next((t for t in ctx.targets.all if isinstance(t, PublishedRepository)), None)
-    if apt is None:
-        raise ConfigError("there is no apt repository to follow", "configure [tool.hoist.apt], or use local targets")
+    apt = published_repository(ctx.targets, "hoist server-setup")
     for tool, debian in (("dpkg-buildpackage", "dpkg-dev"), ("dh", "debhelper")):
         check_tool(tool, debian)
     url = url or apt.settings.url
@@ -120,11 +114,7 @@ def server_setup(ctx: Context, channel: str, output: Path | None = None, url: st
     with tempfile.TemporaryDirectory(prefix="hoist-server-setup-") as tmp:
         source = Path(tmp, name)
         _write_source(ctx, source, name, version, channel, url, apt, every_minutes, now)
-        keyring = source / f"{config.package}-archive-keyring.gpg"
-        if _armored(key):
-            ctx.runner.run(["gpg", "--batch", "--dearmor", "--output", str(keyring)], input=key.decode())
-        else:
-            keyring.write_bytes(key)
+        write_keyring(ctx.runner, key, source / f"{config.package}-archive-keyring.gpg")
         ctx.runner.run(["dpkg-buildpackage", "-b", "-uc", "-us", "--no-check-builddeps"], cwd=source,
                        env={"SOURCE_DATE_EPOCH": str(int(now.timestamp()))})
         built = Path(tmp, f"{name}_{version}_all.deb")

@@ -22,12 +22,12 @@ from pathlib import Path
 from debian.debian_support import Version
 
 from ..config import AptTarget
-from ..errors import ConflictError, PreflightError, PublishError
+from ..errors import ConfigError, ConflictError, PreflightError, PublishError
 from ..manifest import Artifact
 from ..preflight import check_tool
 from ..redaction import without_userinfo
 from .aptly import Aptly, release_date
-from .base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, TargetState
+from .base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, Targets, TargetState
 from .publication import Publication, read_publication
 
 
@@ -224,6 +224,19 @@ class PublishedRepository(Target):
             f"> /etc/apt/sources.list.d/{package}.list",
             f"  apt-get update && apt-get install {package}",
         ]
+
+
+def published_repository(targets: Targets, needed_for: str) -> PublishedRepository:
+    """The release's apt repository, whichever its kind.
+
+    :param needed_for: what needs it, for the message (``"hoist resign"``).
+    :raises ConfigError: no apt repository is configured.
+    """
+    apt = next((t for t in targets.all if isinstance(t, PublishedRepository)), None)
+    if apt is None:
+        raise ConfigError(f"{needed_for} needs an apt repository, and none is configured",
+                          "add [tool.hoist.apt] (or remove every target to use the local ones)")
+    return apt
 
 
 class AptRepository(PublishedRepository):
