@@ -159,9 +159,10 @@ class Archive:
 
     def _contents(self, paths: list[str]) -> dict[str, list[str]] | None:
         """apt-file's owners of each of *paths*, or None without apt-file or Contents indexes."""
-        contents = sorted(APT_LISTS.glob("*Contents-*"))
-        if not paths or shutil.which("apt-file") is None or not contents:
-            return None if shutil.which("apt-file") is None or not contents else {}
+        if shutil.which("apt-file") is None or not any(APT_LISTS.glob("*Contents-*")):
+            return None
+        if not paths:
+            return {}
         return _remembered(["contents", ORIGINS, sorted(paths)], lambda: self._search(paths))
 
     def _search(self, paths: list[str]) -> dict[str, list[str]] | None:
