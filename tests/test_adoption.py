@@ -176,3 +176,72 @@ def test_a_release_refuses_a_name_or_link_of_debians_before_anything(example_pro
     assert "the package name flake8 is Debian's (flake8): apt would replace one with the other on servers" \
            in renamed.output
     assert "hint: rename the package: hoist init --force --package flake8-app rewrites debian/ for it" in renamed.output
+
+
+#: Each version backend that reads git tags, as a small project uses it:
+#: ``[build-system]`` (requirements pinned) and the backend's own table.
+BACKENDS = {
+    "setuptools-scm": ('requires = ["setuptools==84.2.1", "setuptools-scm==10.3.4"]\n'
+                       'build-backend = "setuptools.build_meta"', "[tool.setuptools_scm]\n"),
+    "hatch-vcs": ('requires = ["hatchling==1.33.0", "hatch-vcs==0.5.0"]\nbuild-backend = "hatchling.build"',
+                  '[tool.hatch.version]\nsource = "vcs"\n'),
+    "pdm-backend": ('requires = ["pdm-backend==2.5.0"]\nbuild-backend = "pdm.backend"',
+                    '[tool.pdm.version]\nsource = "scm"\n'),
+    "flit-scm": ('requires = ["flit-scm==1.7.0"]\nbuild-backend = "flit_scm:buildapi"',
+                 '[tool.setuptools_scm]\nwrite_to = "src/tally/_version.py"\n'),
+    "versioningit": ('requires = ["setuptools==84.2.1", "versioningit==3.3.0"]\n'
+                     'build-backend = "setuptools.build_meta"', "[tool.versioningit]\n"),
+    # dunamai reads the tags for these two
+    "uv-dynamic-versioning": ('requires = ["hatchling==1.33.0", "uv-dynamic-versioning==0.14.1"]\n'
+                              'build-backend = "hatchling.build"',
+                              '[tool.hatch.version]\nsource = "uv-dynamic-versioning"\n'),
+    "poetry-dynamic-versioning": ('requires = ["poetry-core==2.5.0", "poetry-dynamic-versioning==1.10.1"]\n'
+                                  'build-backend = "poetry_dynamic_versioning.backend"',
+                                  '[tool.poetry]\nversion = "0.0.0"\n\n[tool.poetry-dynamic-versioning]\n'
+                                  'enable = true\n'),
+}
+
+
+def tally_project(root: Path, backend: str, extra: str = "") -> Path:
+    """A small application whose version *backend* takes from git tags, adopted with hoist init."""
+    build_system, table = BACKENDS[backend]
+    (root / "src" / "tally").mkdir(parents=True)
+    (root / "src" / "tally" / "__init__.py").write_text('"""Counts."""\n\n\ndef main() -> None:\n    print("tally")\n')
+    (root / "pyproject.toml").write_text(
+        f'[build-system]\n{build_system}\n\n[project]\nname = "tally"\ndynamic = ["version"]\n'
+        f'description = "Counts."\nrequires-python = ">=3.11"\n\n[project.scripts]\ntally = "tally:main"\n\n'
+        f"{table}{extra}")
+    init_repository(root)
+    adopted = run_hoist(root, "init")
+    assert adopted.returncode == 0, adopted.output
+    git(root, "add", "-A")
+    git(root, "commit", "--quiet", "-m", "Package with hoist")
+    return root
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_each_version_backend_gives_the_planned_tag_its_version(backend: str, tmp_path: Path,
+                                                                 hoist_home: Path) -> None:
+    """hoist plan asks the backend itself (PEP 517 metadata of HEAD carrying the planned tag)."""
+    project = tally_project(tmp_path / "tally", backend)
+    planned = run_hoist(project, "plan", "--json")
+    assert planned.returncode == 0, planned.output
+    plan = json.loads(planned.output[planned.output.index("{"):])  # stdout: the plan; stderr: nothing
+    assert plan["tag"] == f"v{plan['version']}"
+    assert git(project, "tag", "--list") == ""  # the tag was made in a throwaway clone only
+
+
+def test_a_tag_pattern_that_disagrees_is_refused_before_anything(tmp_path: Path, hoist_home: Path) -> None:
+    """setuptools-scm reads only ``tally-v`` tags while hoist would tag ``v``: refused by hoist plan
+    and hoist release before a tag, naming the settings that decide the version."""
+    project = tally_project(tmp_path / "tally", "setuptools-scm",
+                            'tag_regex = "^tally-v(?P<version>.+)$"\n'
+                            'git_describe_command = "git describe --dirty --tags --long --match tally-v*"\n')
+    before = repository_state(project)
+    for command in ("plan", "release"):
+        refused = run_hoist(project, command, "--yes") if command == "release" else run_hoist(project, command)
+        assert refused.returncode == 3, refused.output
+        assert "error: setuptools-scm gives the planned tag v26." in refused.output
+        assert "hint: what decides it: tool.setuptools_scm.tag_regex, tool.setuptools_scm.git_describe_command, " \
+               "tool.hoist.tag_prefix;" in refused.output
+    assert repository_state(project) == before and git(project, "tag", "--list") == ""

@@ -567,9 +567,11 @@ def test_invoke_release_at_a_terminal_shows_the_plan_and_asks(example_project, h
 
 
 def test_release_yes_at_a_terminal_does_not_ask(example_project, hoist_home: Path) -> None:
-    """`--yes` goes straight on; a project that fails to build keeps it quick, and fails late."""
+    """`--yes` goes straight on; a project whose sdist fails to build keeps it quick, and fails late."""
     project = example_project()
-    commit_file(project, "setup.py", "raise SystemExit('this project does not build')\n", "Break the build")
+    commit_file(project, "setup.py", "import sys\n\nif 'sdist' in sys.argv:\n"
+                "    raise SystemExit('this project does not build')\n\nfrom setuptools import setup\n\nsetup()\n",
+                "Break the sdist's build")
 
     status, shown = at_terminal([sys.executable, "-m", "hoist", "release", "--yes"], project, {"[y/N]": "n\n"})
 

@@ -83,8 +83,8 @@ def test_the_cause_comes_before_the_tail_even_far_above_it() -> None:
 
 
 def test_a_release_whose_build_lacks_a_dependency_says_which(example_project, hoist_home: Path) -> None:
-    """The cause (pip's error inside ``python -m build``) is in the error, though the
-    build's output was not shown; nothing left the machine."""
+    """The cause (pip's error) is in the error, though pip's output was not shown;
+    nothing changed."""
     project = example_project()
     path = project / "pyproject.toml"
     text = path.read_text()
@@ -97,7 +97,9 @@ def test_a_release_whose_build_lacks_a_dependency_says_which(example_project, ho
     before = repository_state(project)
     failed = run_hoist(project, "release", env={"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "", "PIP_CONFIG_FILE": "/dev/null"})
     assert failed.returncode != 0
-    assert re.search(r"error: command failed with exit status 1: .* -m build .*\n  what failed:\n"
+    # Found before anything is tagged: hoist installs the backend's requirements to ask it the version.
+    assert re.search(r"error: pip could not install the build backend's requirements: command failed with exit "
+                     r"status 1: .* -m pip .* install .*no-such-dist-for-hoist==1.*\n  what failed:\n"
                      r"  \| ERROR: Could not find a version that satisfies the requirement no-such-dist-for-hoist==1 "
                      r"\(from versions: none\)\n  \| ERROR: No matching distribution found for no-such-dist-for-hoist==1\n",
                      failed.output), failed.output

@@ -21,7 +21,7 @@ from .context import Context, ReleasePlan
 from .errors import BuildError, HoistError, NothingToDo, PushRejectedError
 from .manifest import Manifest, version_of
 from .planning import check_in_sync, complete_history, make_plan
-from .preflight import check_archive, check_project, check_repository, check_tools
+from .preflight import check_archive, check_project, check_repository, check_tag_version, check_tools
 from .products import Products
 from .runner import DISK_FULL_HINT
 from .steps import Skip, Step
@@ -66,6 +66,8 @@ def prepare(ctx: Context, *, fetch: bool) -> ReleasePlan:
     plan = make_plan(ctx.git, ctx.config, remote)
     if not plan.resume and complete_history(ctx.git, ctx.config, remote, origin, fetch=fetch):
         plan = make_plan(ctx.git, ctx.config, remote)
+    if not plan.resume:
+        check_tag_version(ctx.config, ctx.runner, plan.tag, str(plan.version))
     return plan
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from packaging.version import Version
+
 from .archive import Archive
+from .backend import tag_settings, version_of_tag, version_overrides
 from .config import Config, read_pyproject, tag_version_hint
 from .errors import ConfigError, PreflightError, ToolMissingError
 from .git import Git, built_branch
@@ -118,3 +121,24 @@ def check_repository(git: Git, config: Config) -> None:
     if changed:
         shown = ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
         raise PreflightError(f"working tree has changes: {shown}", "commit or stash them, then run again")
+
+
+def check_tag_version(config: Config, runner: Runner, tag: str, version: str) -> None:
+    """The build backend turns the planned *tag* on HEAD into exactly *version*
+    (see :mod:`hoist.backend`), checked before anything is tagged.
+
+    :raises PreflightError: it gives another version; the message names the
+        files and settings that decide it.
+    """
+    pyproject = read_pyproject(config.root)
+    built = version_of_tag(runner, config.root, tag, pyproject)
+    if built == Version(version):
+        return
+    tracked = runner.run(["git", "ls-files"], cwd=config.root).stdout.splitlines()
+    deciders = [*version_overrides(tracked), *tag_settings(pyproject), "tool.hoist.tag_prefix"]
+    raise PreflightError(
+        f"{config.version_backend} gives the planned tag {tag} the version {built}, not {version}",
+        f"what decides it: {', '.join(deciders)}; a committed PKG-INFO or version file fixes the version "
+        "whatever the tag says (remove it from git), and the backend's tag pattern must read "
+        f"{tag} as {version}; nothing was changed",
+    )

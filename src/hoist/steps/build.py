@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -24,23 +24,11 @@ from packaging.utils import (
 from packaging.version import Version
 
 from ..context import Context, ReleasePlan
+from ..backend import version_overrides
 from ..errors import BuildError
 from ..manifest import Artifact
 from ..products import Export, Products
 from ..reproducible import normalize_sdist
-
-
-#: Files that fix a version in the source tree, whatever the tag says: a
-#: committed ``PKG-INFO`` (setuptools-scm and setuptools read it first, as in
-#: an sdist), and the version files that backends write.
-VERSION_FILE_NAMES = ("PKG-INFO", "VERSION", "version.txt", "_version.py", "version.py", "__version__.py")
-
-
-def version_overrides(tracked: list[str]) -> list[str]:
-    """Of the files git tracks (*tracked*, paths), those that may fix the version
-    (see :data:`VERSION_FILE_NAMES`); ``debian/`` aside."""
-    return [path for path in tracked
-            if PurePosixPath(path).name in VERSION_FILE_NAMES and not path.startswith("debian/")]
 
 
 def check_built(filename: str, project: str, version: str, tracked: list[str] = ()) -> None:
