@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from conftest import git, init_repository, repository_state, run_hoist
+from conftest import EXAMPLE, git, init_repository, repository_state, run_hoist
 from hoist.commands.init import tag_prefix_of
 
 C_PROJECT = {
@@ -202,8 +203,9 @@ BACKENDS = {
 }
 
 
-def tally_project(root: Path, backend: str, extra: str = "") -> Path:
-    """A small application whose version *backend* takes from git tags, adopted with hoist init."""
+def tally_project(root: Path, backend: str, extra: str = "", *, new_repository: bool = True) -> Path:
+    """A small application whose version *backend* takes from git tags, adopted with hoist init;
+    in a git repository of its own, or committed to the one *root* is in."""
     build_system, table = BACKENDS[backend]
     (root / "src" / "tally").mkdir(parents=True)
     (root / "src" / "tally" / "__init__.py").write_text('"""Counts."""\n\n\ndef main() -> None:\n    print("tally")\n')
@@ -211,7 +213,11 @@ def tally_project(root: Path, backend: str, extra: str = "") -> Path:
         f'[build-system]\n{build_system}\n\n[project]\nname = "tally"\ndynamic = ["version"]\n'
         f'description = "Counts."\nrequires-python = ">=3.11"\n\n[project.scripts]\ntally = "tally:main"\n\n'
         f"{table}{extra}")
-    init_repository(root)
+    if new_repository:
+        init_repository(root)
+    else:
+        git(root, "add", "-A")
+        git(root, "commit", "--quiet", "-m", "Import the project")
     adopted = run_hoist(root, "init")
     assert adopted.returncode == 0, adopted.output
     git(root, "add", "-A")
@@ -245,3 +251,55 @@ def test_a_tag_pattern_that_disagrees_is_refused_before_anything(tmp_path: Path,
         assert "hint: what decides it: tool.setuptools_scm.tag_regex, tool.setuptools_scm.git_describe_command, " \
                "tool.hoist.tag_prefix;" in refused.output
     assert repository_state(project) == before and git(project, "tag", "--list") == ""
+
+
+@pytest.mark.slow
+def test_a_project_in_a_subdirectory_of_its_repository(tmp_path: Path, hoist_home: Path) -> None:
+    """app/ of a repository that holds more: hoist runs from anywhere in it, builds app/ from
+    the tag, lists only app/'s commits in the changelog, and rebuilds it byte for byte."""
+    repository = tmp_path / "repo"
+    shutil.copytree(EXAMPLE, repository / "app", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "_version.py"))
+    (repository / "docs").mkdir()
+    (repository / "docs" / "index.rst").write_text("The company's services\n")
+    pyproject = repository / "app" / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("[tool.setuptools_scm]\n", '[tool.setuptools_scm]\nroot = ".."\n'))
+    init_repository(repository)
+    adopted = run_hoist(repository / "app", "init")
+    assert adopted.returncode == 0, adopted.output
+    assert "note: the project is app/ of its repository" in adopted.output
+    assert "sh 'app/ci/test'" in (repository / "app" / "Jenkinsfile").read_text()
+    git(repository, "add", "-A")
+    git(repository, "commit", "--quiet", "-m", "Package app with hoist")
+    (repository / "docs" / "index.rst").write_text("The company's services, documented\n")
+    git(repository, "commit", "--quiet", "-am", "Document the services")
+
+    done = run_hoist(repository / "app" / "src", "release", "--yes")  # from inside the project
+    assert done.returncode == 0, done.output
+    manifest = json.loads((repository / "app" / "dist" / "release.json").read_text())
+    assert manifest["tag"] == f"v{manifest['version']}"
+    entry = (repository / "app" / "debian" / "changelog").read_text().split("\n\n")[1]
+    assert "Package app with hoist" in entry and "Document the services" not in entry, entry
+    assert git(repository, "status", "--porcelain") == ""  # the release commit holds app/debian/changelog
+    deb = repository / "app" / next(a["path"] for a in manifest["artifacts"] if a["kind"] == "deb")
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
+    assert "./opt/hoist-hello/bin/hoist-hello" in listing
+
+    rebuilt = run_hoist(repository / "app", "rebuild", manifest["version"])
+    assert rebuilt.returncode == 0 and "every artifact is byte-identical" in rebuilt.output, rebuilt.output
+
+
+def test_a_subdirectory_project_that_does_not_tell_its_backend_is_refused(tmp_path: Path, hoist_home: Path) -> None:
+    """hatch-vcs in app/ without raw-options root: hoist plan says what the backend said."""
+    repository = tmp_path / "repo"
+    (repository / "app").mkdir(parents=True)
+    (repository / "README").write_text("Several projects\n")
+    init_repository(repository)
+    tally_project(repository / "app", "hatch-vcs", new_repository=False)
+    refused = run_hoist(repository / "app", "plan")
+    assert refused.returncode == 3, refused.output
+    assert "error: the build backend failed on the planned tag v26." in refused.output
+    told = repository / "app" / "pyproject.toml"
+    told.write_text(told.read_text().replace('source = "vcs"\n', 'source = "vcs"\nraw-options = { root = ".." }\n'))
+    git(repository, "commit", "--quiet", "-am", "Tell hatch-vcs where the repository is")
+    planned = run_hoist(repository / "app", "plan")
+    assert planned.returncode == 0, planned.output

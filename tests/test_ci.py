@@ -455,7 +455,8 @@ def test_hoists_own_jenkinsfile_is_the_template_for_hoist() -> None:
         delimiter = "@"
 
     template = (REPO / "src" / "hoist" / "templates" / "Jenkinsfile").read_text()
-    assert Rendered(template).substitute(name="hoist", package="hoist", branch=HOIST_BRANCH) == (REPO / "Jenkinsfile").read_text()
+    assert Rendered(template).substitute(name="hoist", package="hoist", branch=HOIST_BRANCH, here="",
+                                       jenkins_note="") == (REPO / "Jenkinsfile").read_text()
     assert sorted(p.name for p in (REPO / "src" / "hoist" / "templates" / "ci").iterdir()) == sorted(
         Path(s).name for s in HOOK_SCRIPTS
     )

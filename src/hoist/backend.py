@@ -154,9 +154,11 @@ def _quiet_hook_runner(runner: Runner):  # noqa: ANN202 - pyproject_hooks' runne
     return run
 
 
-def version_of_tag(runner: Runner, root: Path, tag: str, pyproject: Mapping[str, Any]) -> Version:
-    """The version the build backend gives HEAD of the repository at *root*
+def version_of_tag(runner: Runner, top: Path, project: str, tag: str, pyproject: Mapping[str, Any]) -> Version:
+    """The version the build backend gives HEAD of the repository at *top*
     once it carries the annotated tag *tag*, found in a throwaway clone.
+
+    :param project: the project's directory in the repository (``.``: its top level).
 
     :raises PreflightError: the backend could not be installed or failed; the
         message carries its cause.
@@ -166,10 +168,10 @@ def version_of_tag(runner: Runner, root: Path, tag: str, pyproject: Mapping[str,
     env.ensure()
     with tempfile.TemporaryDirectory(prefix="hoist-tag-check-") as tmp:
         source = Path(tmp, "src")
-        runner.run(["git", "clone", "--quiet", "--shared", str(root), str(source)])
+        runner.run(["git", "clone", "--quiet", "--shared", str(top), str(source)])
         runner.run(["git", "-c", "user.name=hoist", "-c", "user.email=hoist@localhost",
                     "tag", "-a", tag, "-m", f"planned release {tag}"], cwd=source)
-        builder = ProjectBuilder(source, python_executable=str(env.python), runner=_quiet_hook_runner(runner))
+        builder = ProjectBuilder(source / project, python_executable=str(env.python), runner=_quiet_hook_runner(runner))
         try:
             env.install(builder.get_requires_for_build("wheel"))
             metadata = builder.metadata_path(Path(tmp, "metadata"))

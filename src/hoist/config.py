@@ -342,6 +342,21 @@ def host_codename() -> str:
     return info.get("VERSION_CODENAME") or "stable"
 
 
+def project_directory(start: Path, top: Path) -> Path:
+    """The project's directory: the nearest one from *start* up to *top* (the
+    git repository's top level) that holds a ``pyproject.toml``, so that a
+    project in a subdirectory of its repository is found from anywhere in it;
+    *top* when none does.
+    """
+    start, top = Path(start).resolve(), Path(top).resolve()
+    for directory in (start, *start.parents):
+        if (directory / "pyproject.toml").is_file():
+            return directory
+        if directory == top or top not in directory.parents:
+            break
+    return top
+
+
 def read_pyproject(root: Path) -> dict[str, Any]:
     """Parse ``root/pyproject.toml``.
 

@@ -82,7 +82,13 @@ class Context:
 
     @property
     def root(self) -> Path:
+        """The project's directory (where ``pyproject.toml`` is)."""
         return self.config.root
+
+    @property
+    def subdir(self) -> str:
+        """The project's directory in its git repository, ``.`` at the top level."""
+        return self.git.path_of(self.config.root)
 
     @property
     def env(self) -> Env:

@@ -73,16 +73,23 @@ class Git:
             raise PreflightError("the repository has no commit yet", "commit the project first")
         return result.stdout.strip()
 
-    def changed_files(self) -> list[str]:
-        """Tracked files with changes and untracked files, except hoist's own ``dist/``."""
+    def changed_files(self, project: str = ".") -> list[str]:
+        """Tracked files with changes and untracked files of the whole working
+        tree, except hoist's own ``dist/`` of the project at *project* (its
+        path in the repository, see :meth:`path_of`)."""
+        own = tuple(p if project == "." else f"{project}/{p}" for p in OWN_PATHS)
         out = self("status", "--porcelain=v1", "-z", "--untracked-files=all").stdout
         paths = []
         for entry in out.split("\0"):
             if len(entry) > 3:
                 path = entry[3:]
-                if not path.startswith(OWN_PATHS):
+                if not path.startswith(own):
                     paths.append(path)
         return paths
+
+    def path_of(self, directory: Path) -> str:
+        """*directory*'s path in the repository, as git writes paths (``.`` for the top level)."""
+        return Path(directory).resolve().relative_to(self.root.resolve()).as_posix()
 
     def local_tags(self) -> list[str]:
         return self.out("tag", "--list").splitlines()
@@ -119,16 +126,18 @@ class Git:
         """Committer time of *rev*, in seconds since the epoch."""
         return int(self.out("log", "-1", "--format=%ct", rev))
 
-    def subjects(self, since: str | None, until: str = "HEAD") -> list[str]:
+    def subjects(self, since: str | None, until: str = "HEAD", path: str = ".") -> list[str]:
         """Subjects of the commits in ``since..until``, oldest first, no merges,
-        without hoist's own release commits.
+        without hoist's own release commits; with *path* (a project in a
+        subdirectory, see :meth:`path_of`), only the commits that touch it.
 
         Fields and records are separated by NUL, the one byte a commit message
         cannot hold, so that no byte of a subject can cut it or mark it.
         """
         span = f"{since}..{until}" if since else until
         out = self("log", "-z", "--reverse", "--no-merges",
-                   "--format=%s%x00%(trailers:key=" + RELEASE_TRAILER + ",valueonly)", span).stdout
+                   "--format=%s%x00%(trailers:key=" + RELEASE_TRAILER + ",valueonly)", span,
+                   *(["--", path] if path != "." else [])).stdout
         fields = out.split("\0")
         subjects = []
         for subject, marker in zip(fields[0::2], fields[1::2]):

@@ -155,7 +155,7 @@ def make_plan(git: Git, config: Config, remote: RemoteState, now: datetime | Non
         resume=False,
         base=head,
         previous_tag=previous,
-        subjects=tuple(git.subjects(previous)),
+        subjects=tuple(git.subjects(previous, path=git.path_of(config.root))),
         moment=moment,
         author=f"{name} <{email}>",
         distribution=config.distribution,

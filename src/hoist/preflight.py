@@ -117,7 +117,7 @@ def check_repository(git: Git, config: Config) -> None:
             f"releases are made from {config.branch!r}, but the repository is {where}",
             f"git checkout {config.branch} (or set tool.hoist.branch)",
         )
-    changed = git.changed_files()
+    changed = git.changed_files(git.path_of(config.root))
     if changed:
         shown = ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
         raise PreflightError(f"working tree has changes: {shown}", "commit or stash them, then run again")
@@ -131,10 +131,11 @@ def check_tag_version(config: Config, runner: Runner, tag: str, version: str) ->
         files and settings that decide it.
     """
     pyproject = read_pyproject(config.root)
-    built = version_of_tag(runner, config.root, tag, pyproject)
+    git = Git.open(runner, config.root)
+    built = version_of_tag(runner, git.root, git.path_of(config.root), tag, pyproject)
     if built == Version(version):
         return
-    tracked = runner.run(["git", "ls-files"], cwd=config.root).stdout.splitlines()
+    tracked = runner.run(["git", "ls-files", "--", "."], cwd=config.root).stdout.splitlines()  # relative to it
     deciders = [*version_overrides(tracked), *tag_settings(pyproject), "tool.hoist.tag_prefix"]
     raise PreflightError(
         f"{config.version_backend} gives the planned tag {tag} the version {built}, not {version}",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import config as config_module
+from .config import project_directory
 from . import targets
 from .context import Context
 from .git import Git
@@ -38,11 +39,11 @@ def open_project(path: Path, ui: UI, *, local: bool = False) -> Context:
     secrets = Secrets.from_environment()
     runner = Runner(log=ui.command, debug=ui.debug, secrets=set(secrets.values()))
     git = Git.open(runner, path)
-    config = config_module.load(git.root, targets.settings_tables())
+    config = config_module.load(project_directory(path, git.root), targets.settings_tables())
     # Passwords that URLs carry are secrets too, wherever else they show up
     # (an index that quotes the credentials it refused).
     hidden = url_passwords(config, git)
     runner.secrets.update(hidden)
     ui.secrets.update(hidden)
     env = targets.Env(config, runner, git, ui, secrets)
-    return Context(config, git, runner, ui, targets.resolve(env, local=local), secrets, git.root / "dist")
+    return Context(config, git, runner, ui, targets.resolve(env, local=local), secrets, config.root / "dist")

@@ -27,6 +27,7 @@ from ..config import (
     debian_package_name,
     host_codename,
     is_debian_package_name,
+    project_directory,
     read_pyproject,
     tag_prefix_problem,
     tag_version_hint,
@@ -145,7 +146,15 @@ def planned_files(root: Path, package: str | None = None) -> Adoption:
                           "use lower case letters, digits, '+', '-' and '.'")
     git = Git.open(runner, root)
     who, email = git.ident()
+    subdir = git.path_of(root)
+    if subdir != ".":
+        notes.append(f"the project is {subdir}/ of its repository: Jenkins finds its pipeline with the job's "
+                     f"Script Path {subdir}/Jenkinsfile, and the version backend must be told the repository's "
+                     "top level (setuptools-scm: root = \"..\"; hatch-vcs: raw-options = { root = \"..\" })")
     values = {
+        # a project in a subdirectory: Jenkins runs the steps at the repository's top level
+        "here": "" if subdir == "." else f"{subdir}/",
+        "jenkins_note": "" if subdir == "." else f"\n// The job's Script Path is {subdir}/Jenkinsfile.",
         "name": name,
         "package": package,
         "install_root": f"/opt/{package}",
@@ -190,7 +199,7 @@ def init(path: Path, force: bool = False, package: str | None = None) -> list[st
     :raises ConfigError: see :func:`planned_files`; or files exist (all are
         named) and *force* is false.
     """
-    root = Git.open(Runner(), path).root
+    root = project_directory(path, Git.open(Runner(), path).root)
     adoption = planned_files(root, package)
     planned = adoption.files
     pyproject = root / "pyproject.toml"

@@ -99,7 +99,7 @@ class Build:
     def run(self, ctx: Context, release: ReleasePlan, plan: BuildPlan, made: Products) -> Products:
         assert ctx.work is not None, "a release runs in a work directory"
         source = ctx.work / "src"
-        ctx.git("clone", "--quiet", "--no-checkout", str(ctx.root), str(source))
+        ctx.git("clone", "--quiet", "--no-checkout", str(ctx.git.root), str(source))
         ctx.runner.run(
             ["git", "-c", "advice.detachedHead=false", "checkout", "--quiet", f"refs/tags/{plan.tag}"],
             cwd=source,
@@ -110,10 +110,11 @@ class Build:
                              "the tag changed since planning: run again")
         out = ctx.work / "python"
         set_mtimes(source, epoch)
+        project = source / ctx.subdir
         # build wraps what pip prints to the terminal's width (80 columns
         # without a terminal), which would cut pip's error lines in two.
         ctx.runner.run(
-            [*plan.command, "--outdir", str(out), str(source)],
+            [*plan.command, "--outdir", str(out), str(project)],
             env={"SOURCE_DATE_EPOCH": str(epoch), "COLUMNS": "1000"},
             stream=True,
         )
@@ -124,8 +125,9 @@ class Build:
         ctx.dist.mkdir(parents=True, exist_ok=True)
         if plan.normalise_sdist:
             normalize_sdist(sdists[0], epoch)
-        built = [Export(source, epoch)]
-        tracked = ctx.git.out("ls-tree", "-r", "--name-only", plan.tag).splitlines()
+        built = [Export(project, epoch)]
+        tree = plan.tag if ctx.subdir == "." else f"{plan.tag}:{ctx.subdir}"  # paths relative to the project
+        tracked = ctx.git.out("ls-tree", "-r", "--name-only", tree).splitlines()
         for kind, path in (("sdist", sdists[0]), ("wheel", wheels[0])):
             check_built(path.name, ctx.config.name, str(release.version), tracked)
             target = ctx.dist / path.name

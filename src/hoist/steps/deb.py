@@ -95,13 +95,14 @@ class Deb:
             },
             stream=True,
         )
-        debs = sorted(ctx.work.glob(f"{package}_{release.version}_*.deb"))
+        beside = export.path.parent  # dpkg-buildpackage writes its results beside the source tree
+        debs = sorted(beside.glob(f"{package}_{release.version}_*.deb"))
         if len(debs) != 1:
             raise BuildError(
                 f"expected one {package}_{release.version}_*.deb, found {[d.name for d in debs]}",
                 "check debian/control: the binary package must be named like the source package",
             )
         installed = installed_distributions(export.path / "debian" / package, plan.install_root)
-        for built in [debs[0], *ctx.work.glob(f"{package}_{release.version}_*.buildinfo")]:
+        for built in [debs[0], *beside.glob(f"{package}_{release.version}_*.buildinfo")]:
             shutil.copyfile(built, ctx.dist / built.name)
         return made.add(installed, Artifact.of("deb", ctx.dist / debs[0].name))

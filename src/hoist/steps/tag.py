@@ -59,7 +59,7 @@ class Tag:
         )
         path.write_text(text, encoding="utf-8")
         env = {"GIT_AUTHOR_DATE": plan.date, "GIT_COMMITTER_DATE": plan.date}
-        ctx.git("add", "debian/changelog", mutates=True)
+        ctx.git("add", "--", str(path), mutates=True)
         ctx.git("commit", "--quiet", "--no-verify", "-m", plan.commit_message, mutates=True, env=env)
         ctx.git("tag", "-a", plan.tag, "-m", f"Release {release.version}", mutates=True, env=env)
         return made
