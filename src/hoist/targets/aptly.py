@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -62,6 +63,23 @@ def release_date(moment: datetime) -> str:
     return f"{days[utc.weekday()]}, {utc.day:02d} {months[utc.month - 1]} {utc.year} {utc:%H:%M:%S} UTC"
 
 
+#: Seconds to wait for a stopped gpg-agent to exit.
+AGENT_EXIT_TIMEOUT = 10.0
+
+
+def _wait_for_exit(pid: int, timeout: float) -> None:
+    """Wait until the process *pid* (not a child: a daemon) has exited or is a zombie."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.02)
+
+
 def gpg_session(runner: Runner, gnupghome: Path) -> contextlib.AbstractContextManager[None]:
     """A stretch of gpg work in *gnupghome* after which its gpg-agent is
     stopped, by the last of the sessions open at once on this machine (see
@@ -70,7 +88,14 @@ def gpg_session(runner: Runner, gnupghome: Path) -> contextlib.AbstractContextMa
     again when it needs it (gpg-agent(1), ``gpgconf --kill``).
     """
     def stop_agent() -> None:
+        # The agent leaves after gpgconf returns; a gpg that connects to it
+        # meanwhile is reset ("Connection reset by peer"): wait until it is gone.
+        asked = runner.run(["gpg-connect-agent", "--homedir", str(gnupghome), "--no-autostart", "GETINFO pid", "/bye"],
+                           check=False)
+        pids = [int(line[2:]) for line in asked.stdout.splitlines() if line.startswith("D ") and line[2:].isdigit()]
         runner.run(["gpgconf", "--homedir", str(gnupghome), "--kill", "gpg-agent"], check=False)
+        for pid in pids:
+            _wait_for_exit(pid, AGENT_EXIT_TIMEOUT)
 
     return shared_until_last(gnupghome / "hoist-sessions.lock", stop_agent)
 
@@ -417,5 +442,5 @@ class Aptly:
                     f"-distribution={self.distribution}", f"-component={self.component}",
                     snapshot, self.target.endpoint, mutates=True,
                 )
-        if self.valid_days:
-            self.resign(self.valid_days)
+            if self.valid_days:  # in the same gpg session: its agent is not stopped in between
+                self.resign(self.valid_days)
