@@ -303,3 +303,61 @@ def test_a_subdirectory_project_that_does_not_tell_its_backend_is_refused(tmp_pa
     git(repository, "commit", "--quiet", "-am", "Tell hatch-vcs where the repository is")
     planned = run_hoist(repository / "app", "plan")
     assert planned.returncode == 0, planned.output
+
+
+def test_init_update_brings_an_adopted_project_to_todays_templates(example_project, hoist_home: Path) -> None:
+    """A project adopted with an older hoist, edited since: hoist plan says so; init --update shows the diff,
+    merges today's debian/rules with the project's own edit, names the conflict in debian/control, and
+    writes only with --apply."""
+    project = example_project()
+    assert "hoist init --update" not in run_hoist(project, "plan").output  # adopted with this hoist
+    record_path = project / ".hoist" / "adopted.json"
+    record = json.loads(record_path.read_text())
+    # What an older hoist wrote: no override_dh_auto_configure, and Section: python.
+    rules, control = record["files"]["debian/rules"], record["files"]["debian/control"]
+    old_rules = rules.replace("override_dh_auto_configure:\n", "")
+    old_control = control.replace("Section: misc\n", "Section: python\n")
+    assert old_rules != rules and old_control != control
+    record["files"].update({"debian/rules": old_rules, "debian/control": old_control})
+    record_path.write_text(json.dumps(record))
+    # The project's own edits since: a line of its own in debian/rules, another Section in debian/control.
+    (project / "debian" / "rules").write_text(old_rules.replace("HOIST_COMPRESSION ?= xz\n", "HOIST_COMPRESSION ?= zstd\n"))
+    (project / "debian" / "control").write_text(old_control.replace("Section: python\n", "Section: web\n"))
+    git(project, "commit", "--quiet", "-am", "Adopted with an older hoist, edited since")
+
+    planned = run_hoist(project, "plan")
+    assert "note: this hoist writes debian/control, debian/rules differently than when the project was adopted: " \
+           "hoist init --update shows the change" in planned.output, planned.output
+    before = repository_state(project)
+    shown = run_hoist(project, "init", "--update")
+    assert shown.returncode == 1, shown.output  # a conflict is left
+    assert "+override_dh_auto_configure:" in shown.output and "would update debian/rules (merge)" in shown.output
+    assert "conflict: debian/control: the project and today's hoist changed the same lines" in shown.output
+    assert "-Section: web\n+Section: misc" in shown.output
+    assert repository_state(project) == before
+
+    applied = run_hoist(project, "init", "--update", "--apply")
+    assert applied.returncode == 1 and "updated debian/rules (merge)" in applied.output, applied.output
+    rules_now = (project / "debian" / "rules").read_text()
+    assert "override_dh_auto_configure:\n" in rules_now and "HOIST_COMPRESSION ?= zstd\n" in rules_now
+    assert "Section: web\n" in (project / "debian" / "control").read_text()  # the conflict is left as it was
+    assert json.loads(record_path.read_text())["files"]["debian/rules"] == rules  # today's is the new base
+    git(project, "commit", "--quiet", "-am", "Update what hoist init wrote")
+    again = run_hoist(project, "init", "--update")
+    assert again.returncode == 0 and "nothing to update" in again.output, again.output  # Section: web is the project's
+    assert "hoist init --update" not in run_hoist(project, "plan").output
+
+
+def test_init_update_on_a_project_adopted_before_records(example_project, hoist_home: Path) -> None:
+    """No .hoist/adopted.json: hoist plan says so, and --apply records today's files as the base."""
+    project = example_project()
+    git(project, "rm", "--quiet", "-r", ".hoist")
+    git(project, "commit", "--quiet", "-m", "Adopted before hoist kept a record")
+    assert "note: the files hoist init wrote are not recorded (.hoist/adopted.json)" in run_hoist(project, "plan").output
+    shown = run_hoist(project, "init", "--update")
+    assert shown.returncode == 0 and "nothing to update" in shown.output, shown.output
+    applied = run_hoist(project, "init", "--update", "--apply")
+    assert applied.returncode == 0 and "wrote .hoist/adopted.json" in applied.output, applied.output
+    git(project, "add", "-A")
+    git(project, "commit", "--quiet", "-m", "Record what hoist init wrote")
+    assert "hoist init --update" not in run_hoist(project, "plan").output

@@ -12,7 +12,7 @@ import argparse
 import shlex
 import shutil
 import sys
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import asdict, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
                    "a Jenkinsfile with its ci/ scripts and a [tool.hoist] table. Files that exist are named "
                    "and nothing is written, unless --force.")
     init.add_argument("--force", action="store_true", help="overwrite files that exist")
+    init.add_argument("--update", action="store_true", help="show, as a diff, what today's hoist writes instead "
+                      "of the files hoist init wrote, merged with the project's own edits")
+    init.add_argument("--apply", action="store_true", help="with --update: write the updates (never a conflict)")
     init.add_argument("--package", metavar="NAME", help="the Debian package name (default: the project's, unless "
                       "Debian's archive has a package of that name)")
     command("plan", "print what a release would do, changing nothing",
@@ -313,6 +316,15 @@ def _ask(ctx: Context, release: ReleasePlan) -> bool:
 
 def _run(args: argparse.Namespace, ui: UI) -> int:
     if args.command == "init":
+        if args.update:
+            from .commands.update import update
+
+            lines, conflicts = update(args.directory, apply=args.apply)
+            for line in lines:
+                ui.result(line)
+            return 1 if conflicts else 0
+        if args.apply:
+            raise ConfigError("--apply goes with --update", "hoist init --update --apply")
         from .commands.init import init
 
         for line in init(args.directory, force=args.force, package=args.package):
@@ -349,7 +361,11 @@ def _run(args: argparse.Namespace, ui: UI) -> int:
     if args.command == "status":
         return show_status(ctx, args.version, as_json=args.json)
     if args.command == "plan":
-        print_plan(ctx, pipeline.prepare(ctx, fetch=False), as_json=args.json)
+        from .commands.update import outdated
+
+        planned = pipeline.prepare(ctx, fetch=False)
+        note = outdated(ctx.config)
+        print_plan(ctx, replace(planned, notes=(*planned.notes, note)) if note else planned, as_json=args.json)
         return 0
     interactive = sys.stdin.isatty() and not args.yes
     done = pipeline.release(ctx, confirm=(lambda p: _ask(ctx, p)) if interactive else None)

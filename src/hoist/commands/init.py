@@ -10,16 +10,17 @@ named and nothing is written, unless ``force``.
 
 from __future__ import annotations
 
+import json
 import re
 import stat
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.resources import files
 from pathlib import Path
 from string import Template
 
-from .. import changelog
+from .. import __version__, changelog
 from ..archive import Archive
 from packaging.version import InvalidVersion, Version
 
@@ -104,14 +105,16 @@ class Adoption:
     :ivar files: ``{relative path: (content, executable)}``.
     :ivar package: the Debian package name.
     :ivar notes: the choices made to stay clear of Debian's archive.
+    :ivar values: what the templates were filled with (see :data:`TEMPLATES`).
     """
 
     files: dict[str, tuple[str, bool]]
     package: str
     notes: tuple[str, ...] = ()
+    values: dict[str, str] = field(default_factory=dict)
 
 
-def planned_files(root: Path, package: str | None = None) -> Adoption:
+def planned_files(root: Path, package: str | None = None, known: dict[str, str] | None = None) -> Adoption:
     """What ``hoist init`` would write in *root*.
 
     The package name is the project's (PEP 503 normalised), unless Debian's
@@ -121,6 +124,8 @@ def planned_files(root: Path, package: str | None = None) -> Adoption:
     is not linked there.
 
     :param package: the Debian package name to use, whatever the archive has.
+    :param known: template values to keep (those an earlier ``hoist init`` used,
+        see :mod:`hoist.commands.update`) rather than take afresh.
     :raises ConfigError: ``pyproject.toml`` is missing or malformed, has no
         name, or the version does not come from git tags; *package* is not a
         Debian package name.
@@ -166,6 +171,7 @@ def planned_files(root: Path, package: str | None = None) -> Adoption:
         "license": license_name(project),
         "year": str(datetime.now(timezone.utc).year),
     }
+    values.update({k: v for k, v in (known or {}).items() if k in values and k != "package"})
     templates = files("hoist.templates")
     out: dict[str, tuple[str, bool]] = {}
     for source, destination, executable in TEMPLATES:
@@ -188,7 +194,29 @@ def planned_files(root: Path, package: str | None = None) -> Adoption:
         # dh_installsystemd installs debian/<package>.service (or <package>.<unit>.service).
         suffix = "" if unit.stem == package else f".{unit.stem}"
         out[f"debian/{package}{suffix}.service"] = (unit.read_text(encoding="utf-8"), False)
-    return Adoption(out, package, tuple(notes))
+    return Adoption(out, package, tuple(notes), values)
+
+
+#: Where ``hoist init`` records what it wrote (see :mod:`hoist.commands.update`).
+ADOPTED = ".hoist/adopted.json"
+
+#: Files that are the project's own once written: never updated.
+OWN_AFTER_INIT = ("debian/changelog",)
+
+
+def record_adoption(root: Path, adoption: Adoption) -> None:
+    """Keep what ``hoist init`` wrote in *root*/:data:`ADOPTED` (JSON: the
+    hoist version, the template values, the text of each file), the base
+    against which ``hoist init --update`` merges today's templates with the
+    project's own edits."""
+    record = {
+        "hoist": __version__,
+        "values": adoption.values,
+        "files": {path: text for path, (text, _) in sorted(adoption.files.items()) if path not in OWN_AFTER_INIT},
+    }
+    target = root / ADOPTED
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def init(path: Path, force: bool = False, package: str | None = None) -> list[str]:
@@ -230,6 +258,8 @@ def init(path: Path, force: bool = False, package: str | None = None) -> list[st
                              + (f'package = "{adoption.package}"\n' if own_name else ""), encoding="utf-8")
         lines.append("added [tool.hoist] to pyproject.toml"
                      + (f' (tag_prefix = "{prefix}", as the project\'s tags have it)' if prefix is not None else ""))
+    record_adoption(root, adoption)
+    lines.append(f"wrote {ADOPTED}")
     lines.extend(f"note: {note}" for note in adoption.notes)
     lines.append("next: review and commit these files, then run `hoist plan` and `hoist release`")
     return lines
