@@ -17,6 +17,8 @@ from hoist.targets.local import LocalTargets
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "hello"
+#: Where the tests keep what they build once: the Debian root's tarball (see debroot.py).
+CACHE = Path(os.environ.get("HOIST_TEST_CACHE", Path.home() / ".cache" / "hoist-tests"))
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLE, git, init_repository, repository_state, run_hoist
+from conftest import CACHE, EXAMPLE, git, init_repository, repository_state, run_hoist
+from debroot import debian_root, install_from_apt_repo, serve_directory
 from hoist.commands.init import tag_prefix_of
 
 C_PROJECT = {
@@ -361,3 +362,39 @@ def test_init_update_on_a_project_adopted_before_records(example_project, hoist_
     git(project, "add", "-A")
     git(project, "commit", "--quiet", "-m", "Record what hoist init wrote")
     assert "hoist init --update" not in run_hoist(project, "plan").output
+
+
+@pytest.mark.slow
+def test_the_package_installs_beside_debians_own(tmp_path: Path, hoist_home: Path) -> None:
+    """A server with Debian's flake8: the company's flake8 (named flake8-app by hoist init)
+    installs beside it, both programs run, and Debian's package is untouched."""
+    project = tmp_path / "flake8"
+    (project / "src" / "company_flake8").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(FLAKE8_PROJECT.replace('description =', 'readme = "README.rst"\ndescription ='))
+    (project / "README.rst").write_text("The company's flake8\n====================\n\nWith its plugins.\n")
+    (project / "src" / "company_flake8" / "__init__.py").write_text(
+        'def main() -> None:\n    print("the company\'s flake8")\n\n\n'
+        'def report() -> None:\n    print("the company\'s flake8 report")\n')
+    init_repository(project)
+    assert run_hoist(project, "init").returncode == 0
+    git(project, "add", "-A")
+    git(project, "commit", "--quiet", "-m", "Package with hoist")
+    done = run_hoist(project, "release", "--yes")
+    assert done.returncode == 0, done.output
+    manifest = json.loads((project / "dist" / "release.json").read_text())
+    apt = manifest["targets"]["apt"]
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    with debian_root(CACHE, tmp_path / "debroot") as root, \
+            serve_directory(Path(apt["url"].removeprefix("file://"))) as url:
+        root.run(["apt-get", "update"], env=env)
+        root.run(["apt-get", "install", "-y", "--no-install-recommends", "flake8"], env=env)
+        debians = root.run(["dpkg-query", "-W", "-f=${Version}", "flake8"]).stdout
+        debian_says = root.run(["/usr/bin/flake8", "--version"]).stdout
+        install_from_apt_repo(root, url, apt["distribution"], apt["component"], Path(apt["public_key"]),
+                              "flake8-app")
+        assert root.run(["dpkg-query", "-W", "-f=${Version}", "flake8"]).stdout == debians
+        assert root.run(["dpkg-query", "-S", "/usr/bin/flake8"]).stdout.strip() == "flake8: /usr/bin/flake8"
+        assert root.run(["dpkg", "--verify", "flake8"]).stdout == ""  # no file of Debian's package changed
+        assert root.run(["/usr/bin/flake8", "--version"]).stdout == debian_says
+        assert root.run(["/opt/flake8-app/bin/flake8"]).stdout == "the company's flake8\n"
+        assert root.run(["company-flake8-report"]).stdout == "the company's flake8 report\n"

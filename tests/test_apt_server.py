@@ -8,7 +8,6 @@ their own and no aptly, no aptly configuration and no key: the server signs.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -21,11 +20,10 @@ import pytest
 import requests
 
 from aptserver import AptServer, running_apt_server
-from conftest import git, repository_state, run_hoist
+from conftest import CACHE, git, repository_state, run_hoist
 from debroot import debian_root, install_from_apt_repo
 from hoist.config import host_codename
 
-CACHE = Path(os.environ.get("HOIST_TEST_CACHE", Path.home() / ".cache" / "hoist-tests"))
 DISTRIBUTION = host_codename()
 ARCH = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
 REPO_NAME = "apps"

@@ -22,13 +22,12 @@ from pathlib import Path
 import pytest
 from debian.deb822 import Packages
 
-from conftest import REPO, git, init_repository, run_hoist
+from conftest import CACHE, REPO, git, init_repository, run_hoist
 from debroot import DebianRoot, cached_root_tarball, debian_root, install_from_apt_repo, serve_directory
 from hoist.targets.local import serve_index
 
 pytestmark = pytest.mark.slow
 
-CACHE = Path(os.environ.get("HOIST_TEST_CACHE", Path.home() / ".cache" / "hoist-tests"))
 
 
 def sha256(path: Path) -> str:
