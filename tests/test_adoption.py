@@ -12,7 +12,7 @@ import pytest
 
 from conftest import CACHE, EXAMPLE, git, init_repository, repository_state, run_hoist
 from debroot import debian_root, install_from_apt_repo, serve_directory
-from hoist.commands.init import tag_prefix_of
+from hoist.commands.init import tag_prefix_of, tag_prefix_of_settings
 
 C_PROJECT = {
     "pyproject.toml": """\
@@ -239,11 +239,18 @@ def test_each_version_backend_gives_the_planned_tag_its_version(backend: str, tm
 
 
 def test_a_tag_pattern_that_disagrees_is_refused_before_anything(tmp_path: Path, hoist_home: Path) -> None:
-    """setuptools-scm reads only ``tally-v`` tags while hoist would tag ``v``: refused by hoist plan
-    and hoist release before a tag, naming the settings that decide the version."""
+    """setuptools-scm reads only ``tally-v`` tags: hoist init takes that prefix from its tag_regex;
+    with ``v`` (a project adopted before), hoist plan and hoist release refuse before a tag,
+    naming the settings that decide the version."""
     project = tally_project(tmp_path / "tally", "setuptools-scm",
                             'tag_regex = "^tally-v(?P<version>.+)$"\n'
                             'git_describe_command = "git describe --dirty --tags --long --match tally-v*"\n')
+    pyproject = project / "pyproject.toml"
+    assert 'tag_prefix = "tally-v"' in pyproject.read_text()
+    planned = run_hoist(project, "plan")
+    assert planned.returncode == 0 and "(tag tally-v26." in planned.output, planned.output
+    pyproject.write_text(pyproject.read_text().replace('tag_prefix = "tally-v"', 'tag_prefix = "v"'))
+    git(project, "commit", "--quiet", "-am", "The tag prefix of an earlier hoist init")
     before = repository_state(project)
     for command in ("plan", "release"):
         refused = run_hoist(project, command, "--yes") if command == "release" else run_hoist(project, command)
@@ -398,3 +405,16 @@ def test_the_package_installs_beside_debians_own(tmp_path: Path, hoist_home: Pat
         assert root.run(["/usr/bin/flake8", "--version"]).stdout == debian_says
         assert root.run(["/opt/flake8-app/bin/flake8"]).stdout == "the company's flake8\n"
         assert root.run(["company-flake8-report"]).stdout == "the company's flake8 report\n"
+
+
+@pytest.mark.parametrize(("settings", "prefix"), [
+    ({"setuptools_scm": {"tag_regex": "^tally-v(?P<version>.+)$"}}, "tally-v"),
+    ({"setuptools_scm": {"tag_regex": r"^my\-tool\.v(?P<version>[0-9.]+)$"}}, "my-tool.v"),
+    ({"hatch": {"version": {"tag-pattern": "^release-(?P<version>.*)$"}}}, "release-"),
+    ({"hatch": {"version": {"raw-options": {"tag_regex": "app-(?P<version>.*)"}}}}, "app-"),
+    ({"pdm": {"version": {"tag_regex": "^(?:[\\w-]+-)?(?P<version>[vV]?\\d+)$"}}}, None),  # not a literal prefix
+    ({"setuptools_scm": {"tag_regex": "^(?P<version>.*)$"}}, None),
+    ({}, None),
+])
+def test_the_tag_prefix_comes_from_the_backends_tag_pattern(settings: dict, prefix: str | None) -> None:
+    assert tag_prefix_of_settings({"tool": settings}) == prefix

@@ -98,6 +98,34 @@ def tag_prefix_of(tags: list[str]) -> str | None:
     return max(counts, key=lambda p: counts[p]) if counts else None
 
 
+#: The settings in which a version backend takes a regular expression whose
+#: group ``version`` is the version in a tag (setuptools-scm ``tag_regex``,
+#: hatch-vcs ``tag-pattern`` or ``raw-options.tag_regex``, pdm-backend ``tag_regex``).
+TAG_REGEX_SETTINGS = (("setuptools_scm", "tag_regex"), ("hatch.version", "tag-pattern"),
+                      ("hatch.version.raw-options", "tag_regex"), ("pdm.version", "tag_regex"))
+
+#: A tag pattern that is a literal prefix, then the version group.
+_LITERAL_PREFIX = re.compile(r"^\^?(?P<prefix>(?:[\w\-]|\\[.\-])*)\(\?P<version>")
+
+
+def tag_prefix_of_settings(pyproject: dict) -> str | None:
+    """The tag prefix that the version backend's own tag pattern asks for
+    (``^mytool-v(?P<version>.+)$`` asks for ``mytool-v``), or None where the
+    project sets none or one that is not a literal prefix before the version
+    (see :data:`TAG_REGEX_SETTINGS`)."""
+    for table, key in TAG_REGEX_SETTINGS:
+        value: object = pyproject.get("tool", {})
+        for part in table.split("."):
+            value = value.get(part, {}) if isinstance(value, dict) else {}
+        pattern = value.get(key) if isinstance(value, dict) else None
+        match = _LITERAL_PREFIX.match(pattern) if isinstance(pattern, str) else None
+        if match is not None:
+            prefix = match["prefix"].replace("\\", "")
+            if prefix and not tag_prefix_problem(prefix):
+                return prefix
+    return None
+
+
 @dataclass(frozen=True)
 class Adoption:
     """What ``hoist init`` writes for a project, and why where it chose.
@@ -253,11 +281,15 @@ def init(path: Path, force: bool = False, package: str | None = None) -> list[st
         lock = DEFAULT_LOCK if (root / DEFAULT_LOCK).is_file() else None
         tags = Git.open(Runner(), root).out("tag", "--list", "--sort=-creatordate").splitlines()
         prefix = tag_prefix_of(tags)
+        if prefix is None:
+            prefix = tag_prefix_of_settings(read_pyproject(root))
         own_name = adoption.package != debian_package_name(read_pyproject(root)["project"]["name"])
         pyproject.write_text(text.rstrip("\n") + "\n" + _hoist_table(branch_of(root), lock, prefix or "v")
                              + (f'package = "{adoption.package}"\n' if own_name else ""), encoding="utf-8")
         lines.append("added [tool.hoist] to pyproject.toml"
-                     + (f' (tag_prefix = "{prefix}", as the project\'s tags have it)' if prefix is not None else ""))
+                     + (f' (tag_prefix = "{prefix}", as the project\'s '
+                        f'{"tags have it" if tag_prefix_of(tags) is not None else "version backend reads tags"})'
+                        if prefix is not None else ""))
     record_adoption(root, adoption)
     lines.append(f"wrote {ADOPTED}")
     lines.extend(f"note: {note}" for note in adoption.notes)
