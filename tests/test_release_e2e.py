@@ -20,7 +20,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 from debian.deb822 import Packages
+from packaging.utils import canonicalize_name
 
 from conftest import CACHE, REPO, git, init_repository, run_hoist
 from debroot import DebianRoot, cached_root_tarball, debian_root, install_from_apt_repo, serve_directory
@@ -53,7 +56,7 @@ def check_published(project: Path, hoist_home: Path, package: str, branch: str =
     assert tag == f"v{version}"
     assert {t: s["state"] for t, s in manifest["targets"].items()} == {"git": "published", "pypi": "published", "apt": "published"}
     artifacts = {a["kind"]: a for a in manifest["artifacts"]}
-    assert set(artifacts) == {"sdist", "wheel", "deb"}
+    assert set(artifacts) == {"sdist", "wheel", "deb", "sbom"}
     for artifact in artifacts.values():
         local_file = project / artifact["path"]
         assert local_file.stat().st_size == artifact["size"]
@@ -111,6 +114,22 @@ def opt_directory(root: DebianRoot) -> tuple[int, int, int, int]:
     return st.st_ino, st.st_mode, st.st_uid, st.st_gid
 
 
+def check_sbom(root: DebianRoot, package: str) -> None:
+    """The package's SBOM, as a server has it, is valid CycloneDX and lists exactly the
+    distributions installed in its virtualenv, each with its purl and a sha256."""
+    sbom = (root.path / "usr" / "share" / "doc" / package / "sbom.cdx.json").read_text()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(sbom) is None
+    document = json.loads(sbom)
+    listed = {(canonicalize_name(c["name"]), c["version"]) for c in document["components"]}
+    assert all(c["purl"] == f"pkg:pypi/{canonicalize_name(c['name'])}@{c['version']}" and
+               c["hashes"][0]["alg"] == "SHA-256" for c in document["components"])
+    venv = json.loads(root.run([f"/opt/{package}/bin/python", "-c",
+                                "import importlib.metadata as m, json; "
+                                "print(json.dumps([[d.metadata['Name'], d.version] for d in m.distributions()]))"]).stdout)
+    assert listed == {(canonicalize_name(name), version) for name, version in venv}, (listed, venv)
+    assert document["metadata"]["component"]["name"] == package
+
+
 def check_apt_install(manifest: dict, tmp_path: Path, package: str, command: list[str], *,
                       recommends: bool = True, upgrade_to: dict | None = None) -> str:
     """``apt-get install`` from the published repository on a clean Debian root; run *command* there.
@@ -139,6 +158,7 @@ def check_apt_install(manifest: dict, tmp_path: Path, package: str, command: lis
         assert root.run(["dpkg-query", "-S", "/opt"], check=False).returncode == 1, "the package lists /opt"
         compiled = byte_code(root, package)
         assert any("/site-packages/" in p for p in compiled), compiled[:5]
+        check_sbom(root, package)
         out = root.run(command).stdout + root.run(["ls", f"/opt/{package}"]).stdout
         if upgrade_to:
             root.run(["apt-get", "install", "-y", package], env={"DEBIAN_FRONTEND": "noninteractive"})

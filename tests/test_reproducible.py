@@ -9,6 +9,8 @@ published; a wheel that does not match its recorded hash stops the build.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import time
 from pathlib import Path
 
@@ -36,6 +38,13 @@ def test_rebuild_elsewhere_later_is_byte_identical(example_project, hoist_home: 
     assert f"{manifest['version']}: reproducible: every artifact is byte-identical" in result.output
     # Against the index and the apt repository, each artifact: 2 files + 1 .deb.
     assert result.output.count("same") >= 3 and "DIFFERENT" not in result.output
+    # The SBOM, which no target holds, against the release's own.
+    rebuilt = Path(re.search(r"rebuild of \S+ in (\S+)", result.output)[1])
+    sbom = f"hoist-hello_{manifest['version']}.cdx.json"
+    try:
+        assert (rebuilt / sbom).read_bytes() == (project / "dist" / sbom).read_bytes()
+    finally:
+        shutil.rmtree(rebuilt)
 
 
 def test_a_build_path_in_the_package_is_refused(example_project, hoist_home: Path) -> None:

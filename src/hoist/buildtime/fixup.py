@@ -27,6 +27,11 @@ another .deb (FIELD-NOTES, "Reproducibility").  This removes every one:
   lines; the postinst that ``hoist init`` writes compiles the modules on the
   server and the prerm removes them (Debian Python Policy, "Modules
   byte-compilation").
+
+With ``HOIST_SBOM_INPUT`` (a JSON file: the package's ``version`` and the
+``wheels`` it was installed from, ``{filename: sha256}``), it then writes the
+virtualenv's SBOM into the package (:mod:`hoist.buildtime.sbom`), dated
+``SOURCE_DATE_EPOCH``.
 """
 
 from __future__ import annotations
@@ -35,10 +40,14 @@ import base64
 import csv
 import hashlib
 import io
+import json
+import os
 import re
 import shutil
 import sys
 from pathlib import Path
+
+from .sbom import make_sbom, sbom_path
 
 #: Files that only describe the build host; removed with their RECORD lines.
 HOST_ONLY = ("direct_url.json", "uv_cache.json")
@@ -148,6 +157,12 @@ def main(argv: list[str]) -> int:
     remove_byte_code(venv)
     fix_launchers(venv, argv[1])
     fix_records(venv)
+    if os.environ.get("HOIST_SBOM_INPUT"):
+        given = json.loads(Path(os.environ["HOIST_SBOM_INPUT"]).read_text(encoding="utf-8"))
+        target = staging / sbom_path(staging.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(make_sbom(venv, staging.name, given["version"], given["wheels"],
+                                    int(os.environ.get("SOURCE_DATE_EPOCH", "0"))), encoding="utf-8")
     return 0
 
 

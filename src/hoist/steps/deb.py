@@ -11,6 +11,8 @@ distributions are read back from the staging tree for the manifest.
 
 from __future__ import annotations
 
+import gzip
+import json
 import shutil
 import sys
 from dataclasses import dataclass
@@ -20,9 +22,10 @@ from pathlib import Path
 from uv import find_uv_bin
 
 from ..buildtime import pip_uv
+from ..buildtime.sbom import sbom_path
 from ..context import Context, ReleasePlan
 from ..errors import BuildError
-from ..manifest import Artifact
+from ..manifest import Artifact, sha256_file
 from ..preflight import SYSTEM_PYTHON
 from ..products import Export, Installed, Products, Wheelhouse
 
@@ -85,6 +88,11 @@ class Deb:
         assert ctx.work is not None
         export, house = made.get(Export), made.get(Wheelhouse)
         package = ctx.config.package
+        app = made.artifact("wheel")
+        wheels = {w.name: sha256_file(w) for w in sorted(house.directory.glob("*.whl"))} | {app.filename: app.sha256}
+        sbom_input = ctx.work / "sbom-input.json"
+        sbom_input.write_text(json.dumps({"version": str(release.version), "wheels": wheels}, sort_keys=True),
+                              encoding="utf-8")
         ctx.runner.run(
             list(plan.command),
             cwd=export.path,
@@ -92,6 +100,7 @@ class Deb:
                 **dict(plan.environment),
                 "HOIST_REQUIREMENTS": str(house.requirements),
                 "HOIST_PIP_ARGS": f"--no-index --find-links={house.directory} --require-hashes",
+                "HOIST_SBOM_INPUT": str(sbom_input),
             },
             stream=True,
         )
@@ -105,4 +114,13 @@ class Deb:
         installed = installed_distributions(export.path / "debian" / package, plan.install_root)
         for built in [debs[0], *beside.glob(f"{package}_{release.version}_*.buildinfo")]:
             shutil.copyfile(built, ctx.dist / built.name)
-        return made.add(installed, Artifact.of("deb", ctx.dist / debs[0].name))
+        staged = export.path / "debian" / package / sbom_path(package)
+        kept = ctx.dist / f"{package}_{release.version}.cdx.json"
+        if staged.is_file():
+            shutil.copyfile(staged, kept)
+        elif staged.with_name(staged.name + ".gz").is_file():  # dh_compress'd: debian/rules of an earlier hoist
+            kept.write_bytes(gzip.decompress(staged.with_name(staged.name + ".gz").read_bytes()))
+        else:
+            raise BuildError(f"the package has no SBOM at /{sbom_path(package)}",
+                             "debian/rules must run $(HOIST_FIXUP) after dh_virtualenv (hoist init --update)")
+        return made.add(installed, Artifact.of("deb", ctx.dist / debs[0].name), Artifact.of("sbom", kept))
