@@ -27,6 +27,7 @@ from .runner import DISK_FULL_HINT
 from .steps import Skip, Step
 from .steps.build import Build
 from .steps.confirm import Confirm
+from .steps.checksums import Checksums
 from .steps.deb import Deb
 from .steps.publish import Publish
 from .steps.tag import Tag
@@ -43,6 +44,7 @@ def steps(targets: Targets) -> list[Step]:
         CollectWheelhouse(),   # every dependency, hash-checked, collected before the .deb build, which then needs no network
         Deb(),                 # the .deb from the same export, installing the wheel just built
         Verify(),              # twine check, lintian, versions, the targets' files: the last stop with nothing published
+        Checksums(),           # SHA256SUMS of the artifacts, signed with the apt repository's key
         # The git remote first: its atomic push claims the version, and a run
         # that loses it has published nothing.  Then every other target, each
         # of which publishes only what it lacks (the apt switch moves servers).

@@ -14,6 +14,8 @@ repository's public key; the pool file has that sha256 too.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +31,10 @@ from ..redaction import without_userinfo
 from .aptly import Aptly, release_date
 from .base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, Targets, TargetState
 from .publication import Publication, read_publication
+
+
+#: The name of a release's checksum file, in ``sha256sum`` format (coreutils).
+CHECKSUMS = "SHA256SUMS"
 
 
 def deb_architecture(filename: str) -> str:
@@ -265,6 +271,25 @@ class AptRepository(PublishedRepository):
         check_tool("gpgv", "gpgv")
         self._aptly(release).check_signing()
 
+    def sign_file(self, path: Path, release: ReleaseRef) -> Path:
+        """Sign *path* with the repository's key (see :meth:`Aptly.detach_sign`); the signature's path."""
+        return self._aptly(release).detach_sign(path)
+
+    def publish_beside(self, release: ReleaseRef, files: Sequence[Path]) -> Path:
+        """Copy *files* beside the published repository, into
+        ``hoist/<package>/<version>/`` of the directory aptly publishes to,
+        which the repository's URL serves; that directory.
+
+        :raises ConfigError: the endpoint is not on this machine's file system.
+        """
+        target = self._aptly(release).publish_dir() / "hoist" / self.env.config.package / release.version
+        target.mkdir(parents=True, exist_ok=True)
+        for path in files:
+            copy = target / f".{path.name}.tmp"
+            shutil.copyfile(path, copy)
+            os.replace(copy, target / path.name)  # a reader never sees half a file
+        return target
+
     def publish(self, plan: AptPublishPlan, artifacts: Sequence[Artifact]) -> None:
         """Add, snapshot and publish under the repository's lock; skip a .deb
         already published, signed, with the same sha256; publish again a
@@ -285,6 +310,7 @@ class AptRepository(PublishedRepository):
                                         "a published package is never overwritten: release a new version")
                 if publication.signed:
                     ui.line(f"    {plan.distribution} already publishes {deb.filename} (same sha256)")
+                    self._publish_checksums(release, deb)
                     return
                 ui.line(f"    {plan.distribution} lists {deb.filename} but apt would refuse it "
                         f"({publication.problem}): publishing again")
@@ -292,6 +318,18 @@ class AptRepository(PublishedRepository):
             if not aptly.package_keys(self.env.config.package, release.version):
                 aptly.add(deb.path)
             aptly.publish(aptly.snapshot(release.version))
+            self._publish_checksums(release, deb)
+
+    def _publish_checksums(self, release: ReleaseRef, deb: Artifact) -> None:
+        """The release's ``SHA256SUMS``, its signature and the SBOM, beside the
+        repository (:meth:`publish_beside`), when the release made them (see
+        :mod:`hoist.steps.checksums`)."""
+        dist = deb.path.parent
+        files = [dist / CHECKSUMS, dist / f"{CHECKSUMS}.asc", dist / f"{self.env.config.package}_{release.version}.cdx.json"]
+        present = [f for f in files if f.is_file()]
+        if present:
+            where = self.publish_beside(release, present)
+            self.env.ui.line(f"    {', '.join(f.name for f in present)} published in {where}")
 
     def in_repository(self, version: str) -> Held | None:
         aptly = self._aptly(ReleaseRef(version, "", None, self.env.config.distribution, self.env.config.component))

@@ -228,6 +228,26 @@ class Aptly:
                 self._signing_hint("nothing was changed"),
             )
 
+    def detach_sign(self, path: Path) -> Path:
+        """Sign the file *path* with the repository's key: an ASCII-armored
+        detached OpenPGP signature in *path* + ``.asc`` (RFC 4880 §11.4), which
+        ``gpgv --keyring <public key> path.asc path`` verifies.
+
+        :raises PublishError: gpg cannot sign.
+        """
+        signature = path.with_name(path.name + ".asc")
+        with self._signing() as passphrase_file:
+            secret = ["--passphrase-file", passphrase_file] if passphrase_file else []
+            result = self.runner.run(
+                ["gpg", "--batch", "--no-tty", "--yes", "--pinentry-mode", "loopback", *secret,
+                 *(["--local-user", self.target.gpg_key] if self.target.gpg_key else []),
+                 "--armor", "--output", str(signature), "--detach-sign", str(path)],
+                env=self._env(), check=False)
+        if not result.ok:
+            raise PublishError(f"cannot sign {path.name} with the key {self.key_name}: {_gist(result.stderr)}",
+                               self._signing_hint("nothing was published"))
+        return signature
+
     @contextlib.contextmanager
     def _signing(self) -> Iterator[str | None]:
         """One signing session: the passphrase's path for gpg (see
