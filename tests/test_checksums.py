@@ -19,11 +19,12 @@ def test_signed_checksums_of_what_was_published(example_project, hoist_home: Pat
     version, apt = manifest["version"], manifest["targets"]["apt"]
     key, repository = apt["public_key"], Path(apt["url"].removeprefix("file://"))
     beside = repository / "hoist" / "hoist-hello" / version
-    assert sorted(p.name for p in beside.iterdir()) == ["SHA256SUMS", "SHA256SUMS.asc", f"hoist-hello_{version}.cdx.json"]
+    assert sorted(p.name for p in beside.iterdir()) == ["SHA256SUMS", "SHA256SUMS.asc", f"hoist-hello-{version}-source-release.tar.gz",
+                                                          f"hoist-hello_{version}.cdx.json"]
     listed = sorted(line.split("  ")[1] for line in (beside / "SHA256SUMS").read_text().splitlines())
-    assert listed == sorted(Path(a["path"]).name for a in manifest["artifacts"])  # sdist, wheel, .deb and SBOM
+    assert listed == sorted(Path(a["path"]).name for a in manifest["artifacts"])  # sdist, wheel, .deb, SBOM, source
 
-    # What a user downloads: the index's sdist and wheel, the pool's .deb, the SBOM beside the repository.
+    # What a user downloads: the index's sdist and wheel, the pool's .deb, the rest beside the repository.
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     for name in listed:
@@ -38,7 +39,7 @@ def test_signed_checksums_of_what_was_published(example_project, hoist_home: Pat
     assert verified.returncode == 0, verified.stderr
     checked = subprocess.run(["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=downloads,
                              capture_output=True, text=True)
-    assert checked.returncode == 0 and checked.stdout.count(": OK") == 4, checked.stdout + checked.stderr
+    assert checked.returncode == 0 and checked.stdout.count(": OK") == 5, checked.stdout + checked.stderr
     assert (downloads / "SHA256SUMS").read_bytes() == (project / "dist" / "SHA256SUMS").read_bytes()
 
     # A changed list no longer verifies.

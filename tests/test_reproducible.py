@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -84,3 +87,59 @@ def test_a_tampered_wheel_stops_the_build(example_project, hoist_home: Path, tmp
     shutil.rmtree(house)
     assert run_hoist(project, "release").returncode == 0
     assert repository_state(project)[1].count("v") == 2
+
+
+def repack(source_release: Path, target: Path, change) -> None:
+    """*source_release* unpacked, changed by *change* (called with the unpacked directory), packed as *target*."""
+    unpacked = target.parent / "unpacked"
+    with tarfile.open(source_release) as tar:
+        tar.extractall(unpacked)
+    (top,) = unpacked.iterdir()
+    change(top)
+    with tarfile.open(target, "w:gz") as tar:
+        tar.add(top, arcname=top.name)
+    shutil.rmtree(unpacked)
+
+
+def test_the_source_release_rebuilds_with_no_network(example_project, hoist_home: Path, tmp_path: Path) -> None:
+    """One file, another directory, no git repository, empty caches, the network unshared: the
+    same sdist, wheel, .deb and SBOM; a changed or incomplete source release is refused by name."""
+    project = example_project()
+    manifest = released(project)
+    version = manifest["version"]
+    source = next(project / a["path"] for a in manifest["artifacts"] if a["kind"] == "source")
+    elsewhere = tmp_path / "offline"
+    (elsewhere / "cache").mkdir(parents=True)
+    shutil.copyfile(source, elsewhere / source.name)
+
+    def offline_rebuild(file: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["unshare", "--net", "env", f"XDG_CACHE_HOME={elsewhere / 'cache'}", "PIP_NO_CACHE_DIR=1", "NO_COLOR=1",
+             "COLUMNS=200", sys.executable, "-m", "hoist", "rebuild", version, "--from", str(file)],
+            cwd=elsewhere, capture_output=True, text=True, timeout=900)
+
+    rebuilt = offline_rebuild(elsewhere / source.name)
+    output = rebuilt.stdout + rebuilt.stderr
+    assert rebuilt.returncode == 0, output
+    assert f"{version}: reproducible: every artifact is byte-identical" in output
+    assert output.count(" same ") == 4, output  # sdist, wheel, .deb, SBOM
+    shutil.rmtree(re.search(r"rebuild of \S+ in (\S+)", output)[1])
+
+    tampered = tmp_path / "tampered" / source.name
+    tampered.parent.mkdir()
+
+    def tamper(top: Path) -> None:
+        wheel = next((top / "wheels").glob("flask-*.whl"))
+        wheel.write_bytes(wheel.read_bytes() + b"\0")
+    repack(source, tampered, tamper)
+    refused = offline_rebuild(tampered)
+    assert refused.returncode == 5, refused.stdout + refused.stderr
+    assert re.search(r"error: wheels/flask-\S+\.whl \(flask [\d.]+\) in the source release does not match its sha256",
+                     refused.stdout + refused.stderr), refused.stdout + refused.stderr
+
+    incomplete = tmp_path / "incomplete" / source.name
+    incomplete.parent.mkdir()
+    repack(source, incomplete, lambda top: next((top / "wheels").glob("werkzeug-*.whl")).unlink())
+    refused = offline_rebuild(incomplete)
+    assert refused.returncode == 5 and re.search(r"error: the source release lacks wheels/werkzeug-\S+\.whl \(werkzeug ",
+                                                 refused.stdout + refused.stderr), refused.stdout + refused.stderr

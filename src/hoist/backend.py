@@ -117,6 +117,16 @@ class BackendEnv:
         finally:
             shutil.rmtree(building, ignore_errors=True)
 
+    def backend_requires(self, project: Path) -> set[str]:
+        """What the backend asks for to build a wheel of *project*, beyond
+        ``[build-system] requires`` (PEP 517 ``get_requires_for_build_wheel``).
+
+        :raises PreflightError: the requirements could not be installed.
+        """
+        self.ensure()
+        builder = ProjectBuilder(project, python_executable=str(self.python), runner=_quiet_hook_runner(self.runner))
+        return set(builder.get_requires_for_build("wheel"))
+
     def install(self, requirements: Iterable[str]) -> None:
         """Add what the backend asks for (``get_requires_for_build_wheel``,
         PEP 517) unless an earlier check added it.

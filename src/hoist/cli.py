@@ -20,7 +20,7 @@ from . import __version__, pipeline
 from .channels import RECORD_REF, ChannelReport, Channels, Move
 from .commands.ci import should_release
 from .commands.lock import DEFAULT_LOCK, write_lock
-from .commands.rebuild import rebuild
+from .commands.rebuild import rebuild, rebuild_from
 from .commands.serve import serve
 from .commands.server_setup import server_setup
 from .commands.status import status
@@ -114,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
                       "Build the tag of VERSION again in a new directory and compare each artifact's sha256 "
                       "with dist/release.json and with every target.", (local,))
     rebuilt.add_argument("version", help="the released version, e.g. 26.11.0")
+    rebuilt.add_argument("--from", dest="source_release", metavar="FILE", type=Path,
+                         help="rebuild from the release's source release alone (<name>-<version>-source-release"
+                              ".tar.gz): no network, no git repository")
     shown = command("status", "the state of each target for a version (default: the newest release)",
                     "Read every target back for VERSION: published, missing or conflict.", (local, as_json))
     shown.add_argument("version", nargs="?", help="a release version, e.g. 26.11.0")
@@ -293,17 +296,24 @@ def show_move(ctx: Context, move: Move) -> int:
     return 0
 
 
-def show_rebuild(ctx: Context, version: str) -> int:
-    """Rebuild *version*, print the comparisons; exit status 0 when all agree."""
-    result = rebuild(ctx, version)
+def show_rebuild(ctx: Context | None, version: str, source_release: Path | None = None, ui: UI | None = None) -> int:
+    """Rebuild *version* (from *source_release*, without a project), print the
+    comparisons; exit status 0 when all agree."""
+    if source_release is not None:
+        assert ui is not None
+        result = rebuild_from(ui, version, source_release)
+    else:
+        assert ctx is not None
+        ui = ctx.ui
+        result = rebuild(ctx, version)
     rows = [[c.artifact, c.reference, {True: "same", False: "DIFFERENT", None: "not there"}[c.same], c.detail]
             for c in result.comparisons]
-    ctx.ui.table(f"rebuild of {version} in {result.directory}", ["artifact", "against", "result", "detail"], rows)
+    ui.table(f"rebuild of {version} in {result.directory}", ["artifact", "against", "result", "detail"], rows)
     different = result.different
     if different and shutil.which("diffoscope"):
-        ctx.ui.result("diffoscope can show what differs, e.g.: diffoscope <published file> "
+        ui.result("diffoscope can show what differs, e.g.: diffoscope <published file> "
                       + str(result.directory / different[0].artifact))
-    ctx.ui.result(f"{version}: " + ("reproducible: every artifact is byte-identical" if not different
+    ui.result(f"{version}: " + ("reproducible: every artifact is byte-identical" if not different
                                     else f"{len(different)} difference(s)"))
     return REBUILD_DIFFERS if different else 0
 
@@ -330,6 +340,8 @@ def _run(args: argparse.Namespace, ui: UI) -> int:
         for line in init(args.directory, force=args.force, package=args.package):
             ui.result(line)
         return 0
+    if args.command == "rebuild" and args.source_release is not None:
+        return show_rebuild(None, args.version, args.source_release, ui)
     ctx = open_project(args.directory, ui, local=getattr(args, "local", False))
     if args.command == "ci":
         decision = should_release(ctx)

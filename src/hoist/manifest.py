@@ -18,7 +18,7 @@ from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sd
 from packaging.version import InvalidVersion, Version
 
 #: Artifact kinds, in release order.
-KINDS = ("sdist", "wheel", "deb", "sbom")
+KINDS = ("sdist", "wheel", "deb", "sbom", "source")
 
 
 def sha256_file(path: Path) -> str:
@@ -47,7 +47,8 @@ def version_of(filename: str) -> Version | None:
 class Artifact:
     """A file of the release.
 
-    :ivar kind: ``sdist``, ``wheel``, ``deb`` or ``sbom`` (the CycloneDX SBOM of the .deb's virtualenv).
+    :ivar kind: ``sdist``, ``wheel``, ``deb``, ``sbom`` (the CycloneDX SBOM of the .deb's virtualenv) or
+        ``source`` (the source release, :mod:`hoist.steps.source_release`).
     :ivar path: where it is (in a manifest: relative to the project root when inside it).
     :ivar size: its size in bytes.
     :ivar sha256: its sha256, hex.

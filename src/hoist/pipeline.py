@@ -29,6 +29,7 @@ from .steps.build import Build
 from .steps.confirm import Confirm
 from .steps.checksums import Checksums
 from .steps.deb import Deb
+from .steps.source_release import SourceRelease
 from .steps.publish import Publish
 from .steps.tag import Tag
 from .steps.verify import Verify
@@ -43,6 +44,7 @@ def steps(targets: Targets) -> list[Step]:
         Build(),               # sdist and wheel from a clean export of the tag, so the version is the tag's
         CollectWheelhouse(),   # every dependency, hash-checked, collected before the .deb build, which then needs no network
         Deb(),                 # the .deb from the same export, installing the wheel just built
+        SourceRelease(),       # the sdist, debian/ and every wheel in one file: a rebuild needs no network
         Verify(),              # twine check, lintian, versions, the targets' files: the last stop with nothing published
         Checksums(),           # SHA256SUMS of the artifacts, signed with the apt repository's key
         # The git remote first: its atomic push claims the version, and a run

@@ -10,19 +10,26 @@ installed, the command line says how to see what differs.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..config import load
 from ..context import Context, ReleasePlan
 from ..errors import PreflightError
-from ..manifest import Manifest
-from ..products import Products
-from ..steps.build import Build
+from ..git import Git
+from ..manifest import Artifact, Manifest, sha256_file
+from ..products import Export, Products, Wheelhouse
+from ..runner import Runner
+from ..secrets import Secrets
+from ..steps.build import Build, set_mtimes
 from ..steps.deb import Deb
-from ..steps.wheelhouse import CollectWheelhouse
-from ..targets import CONFLICT, PUBLISHED
+from ..steps.source_release import extract, unpack
+from ..steps.wheelhouse import CollectWheelhouse, pinned_requirements
+from ..targets import CONFLICT, PUBLISHED, Targets
+from ..ui import UI
 from ..version import CalVer
 
 
@@ -104,3 +111,66 @@ def compare(ctx: Context, release: ReleasePlan, made: Products) -> list[Comparis
                 same = {PUBLISHED: True, CONFLICT: False}.get(state.state)
                 results.append(Comparison(artifact.filename, target.name, same, state.detail))
     return results
+
+
+def rebuild_from(ui: UI, version: str, source_release: Path) -> Rebuild:
+    """Rebuild *version* from its source release alone (see
+    :mod:`hoist.steps.source_release`), needing no network and no git
+    repository; compare each artifact with the sha256 the release recorded.
+
+    The wheel is built from the sdist (``python -m build --wheel``, its build
+    requirements from the source release's ``build/``, no index), the .deb by
+    the release's own step from the wheel and ``wheels/``.
+
+    :raises PreflightError: *version* is not the source release's version.
+    :raises BuildError: the source release is incomplete or was changed (see
+        :func:`hoist.steps.source_release.unpack`), or a build failed.
+    """
+    secrets = Secrets.from_environment()
+    runner = Runner(log=ui.command, debug=ui.debug, secrets=set(secrets.values()))
+    work = Path(tempfile.mkdtemp(prefix="hoist-rebuild-from-"))
+    try:
+        top, description = unpack(source_release, work / "unpacked")
+        if description["version"] != version:
+            raise PreflightError(f"{source_release.name} is the source release of {description['version']}, "
+                                 f"not {version}", f"hoist rebuild {description['version']} --from {source_release}")
+        parsed = CalVer.parse(version)
+        if parsed is None:
+            raise PreflightError(f"{version!r} is not a YY.MM.NN version", "give a released version, e.g. 26.11.0")
+        epoch = int(description["source_date_epoch"])
+        recorded = description["artifacts"]
+        out = Path(tempfile.mkdtemp(prefix=f"hoist-rebuild-{description['package']}-{version}-"))
+        sdist = out / recorded["sdist"]["file"]
+        shutil.copyfile(top / recorded["sdist"]["file"], sdist)
+        extract(sdist, work / "src")
+        (project,) = [p for p in (work / "src").iterdir() if p.is_dir()]
+        shutil.copytree(top / "debian", project / "debian", dirs_exist_ok=True)  # the tag's, over any in the sdist
+        set_mtimes(project, epoch)
+        with ui.step("build the wheel from the sdist"):
+            runner.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(work / "python"), str(project)],
+                       env={"SOURCE_DATE_EPOCH": str(epoch), "PIP_NO_INDEX": "1", "COLUMNS": "1000",
+                            "PIP_FIND_LINKS": str(top / "build")}, stream=True)
+        (built,) = (work / "python").glob("*.whl")
+        wheel = out / built.name
+        shutil.copyfile(built, wheel)
+        config = load(project)
+        ctx = Context(config, Git(runner, project), runner, ui, Targets(git=None), secrets, out, work)
+        release = ReleasePlan(parsed, description["tag"], True, "", None, (),
+                              datetime.fromtimestamp(epoch, timezone.utc), "", config.distribution, config.component)
+        hashes = {w.name: sha256_file(w) for w in sorted((top / "wheels").glob("*.whl"))}
+        requirements = work / "requirements.txt"
+        requirements.write_text(pinned_requirements(hashes, wheel), encoding="utf-8")
+        made = Products().add(Export(project, epoch), Wheelhouse(top / "wheels", requirements),
+                              Artifact.of("sdist", sdist), Artifact.of("wheel", wheel))
+        step = Deb()
+        with ui.step(step.name):
+            made = step.run(ctx, release, step.plan(ctx, release), made)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    comparisons = []
+    for artifact in made.artifacts:
+        theirs = recorded.get(artifact.kind, {})
+        if theirs:
+            comparisons.append(Comparison(artifact.filename, source_release.name, theirs["sha256"] == artifact.sha256,
+                                          f"sha256 {theirs['sha256'][:16]}, ours {artifact.sha256[:16]}"))
+    return Rebuild(version, out, tuple(comparisons))

@@ -39,7 +39,7 @@ class Checksums:
 
     def plan(self, ctx: Context, release: ReleasePlan) -> ChecksumsPlan:
         apt = next((t for t in ctx.targets.all if isinstance(t, AptRepository)), None)
-        return ChecksumsPlan(CHECKSUMS, ("sdist", "wheel", "deb", "sbom"),
+        return ChecksumsPlan(CHECKSUMS, ("sdist", "wheel", "deb", "sbom", "source"),
                              f"the key of {apt.settings.repo} ({apt.settings.gpg_key or 'its GnuPG home default'})"
                              if apt else None)
 

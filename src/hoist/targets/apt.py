@@ -325,7 +325,8 @@ class AptRepository(PublishedRepository):
         repository (:meth:`publish_beside`), when the release made them (see
         :mod:`hoist.steps.checksums`)."""
         dist = deb.path.parent
-        files = [dist / CHECKSUMS, dist / f"{CHECKSUMS}.asc", dist / f"{self.env.config.package}_{release.version}.cdx.json"]
+        files = [dist / CHECKSUMS, dist / f"{CHECKSUMS}.asc", dist / f"{self.env.config.package}_{release.version}.cdx.json",
+                 dist / f"{self.env.config.name}-{release.version}-source-release.tar.gz"]
         present = [f for f in files if f.is_file()]
         if present:
             where = self.publish_beside(release, present)

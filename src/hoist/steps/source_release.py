@@ -1,0 +1,165 @@
+"""The source release: one file from which a release is rebuilt with no network.
+
+zc.sourcerelease's idea ("a single distribution ... that allows the
+application to be built and installed from a single download"), for today's
+releases.  ``<name>-<version>-source-release.tar.gz`` holds:
+
+- ``hoist-source-release.json``: the release (name, package, version, tag,
+  ``SOURCE_DATE_EPOCH``) and the sha256 of every file below and of every
+  artifact the release made (sdist, wheel, .deb, SBOM);
+- the sdist, from which the wheel is built again;
+- ``debian/``, the packaging of the tag;
+- ``wheels/``: every distribution of the wheelhouse, the virtualenv's contents;
+- ``build/``: the build backend's requirements as wheels (PEP 517/518: those
+  of ``[build-system] requires`` and those the backend asks for), so that
+  building the wheel needs no index.
+
+The tarball is byte-reproducible: members sorted, owned by root, dated
+``SOURCE_DATE_EPOCH``, gzip without a name or time (as the sdist).
+``hoist rebuild VERSION --from FILE`` (:mod:`hoist.commands.rebuild`) checks
+every hash, then builds the wheel and the .deb from it alone.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import parse_wheel_filename
+
+from ..backend import BackendEnv
+from ..config import read_pyproject
+from ..context import Context, ReleasePlan
+from ..errors import BuildError
+from ..manifest import Artifact, sha256_file
+from ..products import Export, Products, Wheelhouse
+from .wheelhouse import PIP
+
+#: The description inside a source release.
+DESCRIPTION = "hoist-source-release.json"
+
+
+def source_release_name(name: str, version: str) -> str:
+    """The file name of the source release of *name* at *version*."""
+    return f"{name}-{version}-source-release.tar.gz"
+
+
+def write_tarball(target: Path, top: str, files: dict[str, Path | bytes], epoch: int) -> None:
+    """A reproducible ``.tar.gz`` of *files* (``{path in the tarball: file or bytes}``) under *top*/."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(files):  # no directory members: unpacking makes them
+            source = files[path]
+            data = source if isinstance(source, bytes) else source.read_bytes()
+            info = tarfile.TarInfo(f"{top}/{path}")
+            info.size, info.mtime = len(data), epoch
+            info.mode = 0o755 if isinstance(source, Path) and source.stat().st_mode & 0o111 else 0o644
+            tar.addfile(info, io.BytesIO(data))
+    with target.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as out:
+        out.write(buffer.getvalue())
+
+
+@dataclass(frozen=True)
+class SourceReleasePlan:
+    """Write *file* into ``dist/``: the sdist, ``debian/``, the wheelhouse
+    and the build requirements' wheels (collected with *command*)."""
+
+    file: str
+    command: tuple[str, ...]
+
+
+class SourceRelease:
+    name = "source release"
+
+    def plan(self, ctx: Context, release: ReleasePlan) -> SourceReleasePlan:
+        return SourceReleasePlan(source_release_name(ctx.config.name, str(release.version)),
+                                 (*PIP, "wheel", "--quiet"))
+
+    def run(self, ctx: Context, release: ReleasePlan, plan: SourceReleasePlan, made: Products) -> Products:
+        assert ctx.work is not None
+        export, house = made.get(Export), made.get(Wheelhouse)
+        build = ctx.work / "build-requirements"
+        requires = list(read_pyproject(export.path).get("build-system", {}).get("requires", ["setuptools>=40.8.0"]))
+        requires += sorted(BackendEnv(ctx.runner, requires).backend_requires(export.path))
+        ctx.runner.run([*plan.command, "--wheel-dir", str(build), *requires], stream=True)
+        app = made.artifact("wheel")
+        files: dict[str, Path | bytes] = {made.artifact("sdist").filename: made.artifact("sdist").path}
+        wheels = {w.name: w for w in sorted(house.directory.glob("*.whl"))
+                  if parse_wheel_filename(w.name)[0] != parse_wheel_filename(app.filename)[0]}
+        files.update({f"wheels/{name}": path for name, path in wheels.items()})
+        files.update({f"build/{w.name}": w for w in sorted(build.glob("*.whl"))})
+        # debian/ as the tag has it, without what the .deb build wrote there.
+        tracked = ctx.runner.run(["git", "ls-files", "-z", "--", "debian"], cwd=export.path).stdout.split("\0")
+        files.update({path: export.path / path for path in sorted(tracked) if path})
+        description = {
+            "name": ctx.config.name, "package": ctx.config.package, "version": str(release.version),
+            "tag": release.tag, "source_date_epoch": export.source_date_epoch,
+            "files": {path: sha256_file(source) for path, source in files.items() if isinstance(source, Path)},
+            "artifacts": {a.kind: {"file": a.filename, "sha256": a.sha256} for a in made.artifacts},
+        }
+        files[DESCRIPTION] = (json.dumps(description, indent=1, sort_keys=True) + "\n").encode()
+        target = ctx.dist / plan.file
+        top = plan.file.removesuffix(".tar.gz")
+        write_tarball(target, top, files, export.source_date_epoch)
+        return made.add(Artifact.of("source", target))
+
+
+def extract(path: Path, into: Path) -> None:
+    """Unpack the tarball *path* into *into*: regular files and directories
+    only, none outside *into* (Python 3.11.2, Debian 12's, has no
+    ``extractall(filter=...)``, so each member is checked here).
+
+    :raises BuildError: it cannot be read, or a member is a link, a device, or
+        a path that leaves *into*.
+    """
+    try:
+        with tarfile.open(path) as tar:
+            members = tar.getmembers()
+            for member in members:
+                parts = Path(member.name).parts
+                if not (member.isfile() or member.isdir()) or member.name.startswith("/") or ".." in parts:
+                    raise BuildError(f"{path.name} holds {member.name!r}, which is not a plain file under it",
+                                     "build only from a file a release made")
+                member.mode &= 0o755  # no set-id bits
+            tar.extractall(into, members=members)
+    except (OSError, tarfile.TarError) as exc:
+        raise BuildError(f"cannot unpack {path}: {exc}",
+                         "give the <name>-<version>-source-release.tar.gz a release made") from None
+
+
+def unpack(path: Path, into: Path) -> tuple[Path, dict]:
+    """Unpack the source release *path* into *into* and check every file
+    against its description; the unpacked directory and the description.
+
+    :raises BuildError: it is not a source release, a file is missing, or a
+        file's sha256 differs (the message names the distribution).
+    """
+    extract(path, into)
+    tops = [p for p in into.iterdir() if p.is_dir()]
+    if len(tops) != 1 or not (tops[0] / DESCRIPTION).is_file():
+        raise BuildError(f"{path} is not a source release: it has no {DESCRIPTION}",
+                         "give the <name>-<version>-source-release.tar.gz a release made")
+    top = tops[0]
+    description = json.loads((top / DESCRIPTION).read_text(encoding="utf-8"))
+    for member, expected in sorted(description["files"].items()):
+        file = top / member
+        what = _distribution(member)
+        if not file.is_file():
+            raise BuildError(f"the source release lacks {member}{what}", "the file is incomplete: download it again")
+        if sha256_file(file) != expected:
+            raise BuildError(f"{member}{what} in the source release does not match its sha256 "
+                             f"(sha256 {sha256_file(file)}, expected {expected})",
+                             "the file was changed after the release: do not build from it")
+    return top, description
+
+
+def _distribution(member: str) -> str:
+    if member.endswith(".whl"):
+        name, version, _, _ = parse_wheel_filename(Path(member).name)
+        return f" ({name} {version})"
+    return ""
+
