@@ -49,3 +49,14 @@ def test_signed_checksums_of_what_was_published(example_project, hoist_home: Pat
                              capture_output=True, text=True)
     assert refused.returncode != 0 and "BAD signature" in refused.stderr, refused.stderr
     assert git(project, "status", "--porcelain") == ""
+
+    # hoist status reads them back with the rest: the signature, the SBOM and the source release.
+    shown = run_hoist(project, "status")
+    assert shown.returncode == 0, shown.output
+    flat = " ".join(shown.output.replace("│", " ").split())
+    assert "SHA256SUMS beside it, its signature good" in flat, flat
+    assert f"hoist-hello_{version}.cdx.json matches it" in flat and "source-release.tar.gz matches it" in flat
+    published_sums = beside / "SHA256SUMS"
+    published_sums.write_text(published_sums.read_text() + f"{'0' * 64}  extra-file\n")
+    flat = " ".join(run_hoist(project, "status").output.replace("│", " ").split())
+    assert "SHA256SUMS.asc beside it does NOT verify with" in flat, flat

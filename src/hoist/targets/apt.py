@@ -30,7 +30,7 @@ from ..preflight import check_tool
 from ..redaction import without_userinfo
 from .aptly import Aptly, release_date
 from .base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, Targets, TargetState
-from .publication import Publication, read_publication
+from .publication import Publication, fetch, read_publication, verify_detached
 
 
 #: The name of a release's checksum file, in ``sha256sum`` format (coreutils).
@@ -163,7 +163,36 @@ class PublishedRepository(Target):
             if pool != deb.sha256:
                 return TargetState(self.name, CONFLICT, f"the pool file {entry['Filename']} has sha256 {pool}, "
                                    f"but the index and this build say {deb.sha256}", facts)
-        return TargetState(self.name, PUBLISHED, filename, facts)
+        beside = self._beside(release.version)
+        if beside:
+            facts["beside"] = beside
+        return TargetState(self.name, PUBLISHED, filename + "".join(f"; {line}" for line in beside), facts)
+
+    def _beside(self, version: str) -> list[str]:
+        """What the repository holds beside it for *version* (``hoist/<package>/<version>/``:
+        ``SHA256SUMS``, its signature, the SBOM and the source release), checked: the
+        signature with the repository's public key, each file against ``SHA256SUMS``."""
+        base = f"{self.settings.url.rstrip('/')}/hoist/{self.env.config.package}/{version}"
+        sums = fetch(f"{base}/{CHECKSUMS}")
+        if sums is None:
+            return []
+        signature = fetch(f"{base}/{CHECKSUMS}.asc")
+        if signature is None:
+            found = [f"{CHECKSUMS} beside it, unsigned"]
+        elif verify_detached(self.env.runner, sums, signature, self.settings.public_key):
+            found = [f"{CHECKSUMS} beside it, its signature good"]
+        else:
+            found = [f"{CHECKSUMS}.asc beside it does NOT verify with {without_userinfo(self.settings.public_key)}"]
+        for line in sums.decode("utf-8", "replace").splitlines():
+            digest, _, name = line.partition("  ")
+            if name.endswith((".cdx.json", "-source-release.tar.gz")):
+                try:
+                    held = url_sha256(f"{base}/{name}")
+                except OSError:
+                    found.append(f"{name} is not beside it")
+                    continue
+                found.append(f"{name} " + ("matches it" if held == digest else f"does NOT match it (sha256 {held})"))
+        return found
 
     # -- channels: distributions of the one repository (see hoist.channels) --------------
 

@@ -103,6 +103,29 @@ def _verified_payload(runner: Runner, signed: bytes, public_key: str) -> bytes |
         return payload.read_bytes() if result.ok and payload.exists() else None
 
 
+def fetch(url: str) -> bytes | None:
+    """The bytes at *url* (``file://``, ``http(s)://``), or None when there is no such file.
+
+    :raises PublishError: the server answered with an error other than 404.
+    """
+    return _fetch(url)
+
+
+def verify_detached(runner: Runner, data: bytes, signature: bytes, public_key: str) -> bool:
+    """Whether *signature* (a detached OpenPGP signature, armored or not) of
+    *data* verifies with the key in *public_key* (a path or a URL), by gpgv.
+
+    :raises ConfigError: the public key cannot be read.
+    """
+    with tempfile.TemporaryDirectory(prefix="hoist-gpgv-") as tmp:
+        keyring = Path(tmp, "keyring.gpg")
+        write_keyring(runner, public_key_bytes(public_key), keyring)
+        Path(tmp, "data").write_bytes(data)
+        Path(tmp, "data.sig").write_bytes(signature)
+        return runner.run(["gpgv", "--keyring", str(keyring), str(Path(tmp, "data.sig")), str(Path(tmp, "data"))],
+                          check=False).ok
+
+
 def read_publication(
     runner: Runner, url: str, distribution: str, component: str, architecture: str, public_key: str
 ) -> Publication:
