@@ -8,7 +8,8 @@ releases.  ``<name>-<version>-source-release.tar.gz`` holds:
   ``SOURCE_DATE_EPOCH``) and the sha256 of every file below and of every
   artifact the release made (sdist, wheel, .deb, SBOM);
 - the sdist, from which the wheel is built again;
-- ``debian/``, the packaging of the tag;
+- ``debian/``, the packaging of the tag, and ``lock/`` the project's lock
+  file (``[tool.hoist] lock``), when it has one;
 - ``wheels/``: every distribution of the wheelhouse, the virtualenv's contents;
 - ``build/``: the build backend's requirements as wheels (PEP 517/518: those
   of ``[build-system] requires`` and those the backend asks for), so that
@@ -95,6 +96,8 @@ class SourceRelease:
         # debian/ as the tag has it, without what the .deb build wrote there.
         tracked = ctx.runner.run(["git", "ls-files", "-z", "--", "debian"], cwd=export.path).stdout.split("\0")
         files.update({path: export.path / path for path in sorted(tracked) if path})
+        if ctx.config.lock and (export.path / ctx.config.lock).is_file():  # the lock the wheelhouse was collected from
+            files[f"lock/{Path(ctx.config.lock).name}"] = export.path / ctx.config.lock
         description = {
             "name": ctx.config.name, "package": ctx.config.package, "version": str(release.version),
             "tag": release.tag, "source_date_epoch": export.source_date_epoch,
