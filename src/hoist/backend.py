@@ -33,6 +33,7 @@ from build import BuildBackendException, ProjectBuilder
 from packaging.version import InvalidVersion, Version
 
 from .errors import CommandError, HoistError, PreflightError
+from .flock import file_lock
 from .runner import Runner
 
 #: Settings of each backend that shape how a tag becomes a version (their
@@ -135,15 +136,19 @@ class BackendEnv:
         """
         record = self.path / "hoist-backend-requires.json"
         wanted = sorted(set(requirements))
-        try:
-            done = set(json.loads(record.read_text()))
-        except (OSError, ValueError):
-            done = set()
-        if set(wanted) <= done:
+        if not wanted:
             return
-        self._install(self.python, wanted)
-        with contextlib.suppress(OSError):
-            record.write_text(json.dumps(sorted(done | set(wanted))))
+        with file_lock(self.path / "hoist-install.lock"):  # one pip at a time in a shared virtualenv
+            try:
+                done = set(json.loads(record.read_text()))
+            except (OSError, ValueError):
+                done = set()
+            if set(wanted) <= done:
+                return
+            self._install(self.python, wanted)
+            written = record.with_suffix(".tmp")
+            written.write_text(json.dumps(sorted(done | set(wanted))))
+            os.replace(written, record)
 
     def _install(self, python: Path, requirements: list[str]) -> None:
         if not requirements:

@@ -117,7 +117,8 @@ class AptTarget:
     :ivar label: its ``Label`` ("" = the same as the origin).
     :ivar stop_agent: stop the GnuPG home's gpg-agent after each signing, so
         that no daemon outlives a run (a GnuPG home of hoist's own, as the
-        local targets have; signing then waits for the repository's lock).
+        local targets have; the last of the signing sessions open at once
+        stops it, see :func:`hoist.targets.aptly.gpg_session`).
     """
 
     repo: str

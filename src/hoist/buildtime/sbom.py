@@ -29,6 +29,7 @@ from cyclonedx.output import make_outputter
 from cyclonedx.schema import OutputFormat, SchemaVersion
 from packageurl import PackageURL
 from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
 
 #: The CycloneDX specification version written.
 SCHEMA = SchemaVersion.V1_6
@@ -59,26 +60,29 @@ def installed(venv: Path) -> list[Distribution]:
 def make_sbom(venv: Path, package: str, version: str, wheels: Mapping[str, str], epoch: int) -> str:
     """The CycloneDX JSON document of the virtualenv *venv* of *package* at *version*.
 
-    :param wheels: ``{wheel filename: sha256}`` of the wheels it was installed from.
+    :param wheels: ``{wheel filename: sha256}`` of the wheels it was installed from;
+        a distribution that none installed (one the virtualenv's own Python put
+        there) is listed without a hash.
     :param epoch: the document's time, in seconds since the epoch (``SOURCE_DATE_EPOCH``).
-    :raises ValueError: a distribution of *venv* was installed from no wheel of *wheels*.
     """
     by_release = {}
     for filename, sha256 in wheels.items():
         name, release, _, _ = parse_wheel_filename(filename)
-        by_release[(name, str(release))] = sha256
+        by_release[(name, release)] = sha256
     components = []
     for dist in installed(venv):
         name, release = canonicalize_name(dist.metadata["Name"]), dist.version
-        sha256 = by_release.get((name, release))
-        if sha256 is None:
-            raise ValueError(f"{name} {release} in {venv} was installed from no wheel of the wheelhouse")
+        try:
+            sha256 = by_release.get((name, Version(release)))
+        except InvalidVersion:
+            sha256 = None
         purl = PackageURL(type="pypi", name=name, version=release)
         components.append(Component(
             type=ComponentType.LIBRARY, name=dist.metadata["Name"], version=release, purl=purl,
-            bom_ref=purl.to_string(), hashes=[HashType(alg=HashAlgorithm.SHA_256, content=sha256)],
+            bom_ref=purl.to_string(), hashes=[HashType(alg=HashAlgorithm.SHA_256, content=sha256)] if sha256 else [],
         ))
-    content = "\n".join(f"{c.purl} {c.hashes[0].content}" for c in sorted(components, key=lambda c: str(c.purl)))
+    content = "\n".join(f"{c.purl} {[h.content for h in c.hashes]}"
+                        for c in sorted(components, key=lambda c: str(c.purl)))
     bom = Bom(components=components,
               serial_number=uuid.uuid5(uuid.NAMESPACE_URL, f"hoist-sbom:{package}@{version}\n{content}"))
     bom.metadata.timestamp = datetime.fromtimestamp(epoch, timezone.utc)

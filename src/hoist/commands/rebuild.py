@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..config import load
 from ..context import Context, ReleasePlan
-from ..errors import PreflightError
+from ..errors import BuildError, PreflightError
 from ..git import Git
 from ..manifest import Artifact, Manifest, sha256_file
 from ..products import Export, Products, Wheelhouse
@@ -28,6 +28,7 @@ from ..steps.build import Build, set_mtimes
 from ..steps.deb import Deb
 from ..steps.source_release import extract, unpack
 from ..steps.wheelhouse import CollectWheelhouse, pinned_requirements
+from .. import targets
 from ..targets import CONFLICT, PUBLISHED, Targets
 from ..ui import UI
 from ..version import CalVer
@@ -129,6 +130,7 @@ def rebuild_from(ui: UI, version: str, source_release: Path) -> Rebuild:
     secrets = Secrets.from_environment()
     runner = Runner(log=ui.command, debug=ui.debug, secrets=set(secrets.values()))
     work = Path(tempfile.mkdtemp(prefix="hoist-rebuild-from-"))
+    out: Path | None = None
     try:
         top, description = unpack(source_release, work / "unpacked")
         if description["version"] != version:
@@ -143,7 +145,11 @@ def rebuild_from(ui: UI, version: str, source_release: Path) -> Rebuild:
         sdist = out / recorded["sdist"]["file"]
         shutil.copyfile(top / recorded["sdist"]["file"], sdist)
         extract(sdist, work / "src")
-        (project,) = [p for p in (work / "src").iterdir() if p.is_dir()]
+        unpacked = [p for p in (work / "src").iterdir() if p.is_dir()]
+        if len(unpacked) != 1:
+            raise BuildError(f"the sdist {sdist.name} holds {len(unpacked)} top directories, not one",
+                             "give the source release a release made")
+        project = unpacked[0]
         shutil.copytree(top / "debian", project / "debian", dirs_exist_ok=True)  # the tag's, over any in the sdist
         set_mtimes(project, epoch)
         with ui.step("build the wheel from the sdist"):
@@ -153,7 +159,7 @@ def rebuild_from(ui: UI, version: str, source_release: Path) -> Rebuild:
         (built,) = (work / "python").glob("*.whl")
         wheel = out / built.name
         shutil.copyfile(built, wheel)
-        config = load(project)
+        config = load(project, targets.settings_tables())
         ctx = Context(config, Git(runner, project), runner, ui, Targets(git=None), secrets, out, work)
         release = ReleasePlan(parsed, description["tag"], True, "", None, (),
                               datetime.fromtimestamp(epoch, timezone.utc), "", config.distribution, config.component)
@@ -165,6 +171,10 @@ def rebuild_from(ui: UI, version: str, source_release: Path) -> Rebuild:
         step = Deb()
         with ui.step(step.name):
             made = step.run(ctx, release, step.plan(ctx, release), made)
+    except BaseException:
+        if out is not None:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     comparisons = []

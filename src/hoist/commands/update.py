@@ -23,6 +23,7 @@ from pathlib import Path
 
 from debian.deb822 import Deb822
 
+from .. import targets
 from ..config import Config, load, project_directory
 from ..errors import HoistError
 from ..git import Git
@@ -104,7 +105,7 @@ def plan_update(root: Path, runner: Runner | None = None) -> tuple[list[FileUpda
     :raises ConfigError: the project's configuration is invalid.
     """
     runner = runner or Runner()
-    config = load(root)
+    config = load(root, targets.settings_tables())
     record = read_record(root)
     today = planned_files(root, config.package, _known_values(root, record))
     bases = (record or {}).get("files", {})
@@ -162,7 +163,9 @@ def update(path: Path, apply: bool = False) -> tuple[list[str], int]:
     for item in changing:
         lines.append(f"{'updated' if apply else 'would update'} {item.path} ({item.action})")
     for item in conflicts:
-        lines.append(f"conflict: {item.path}: {item.why}; the diff above is today's template, apply it by hand")
+        lines.append(f"conflict: {item.path}: {item.why}; the diff above is today's template, apply it by hand"
+                     + ("; --apply records it as seen, and your file as your own edit of it" if not apply else
+                        "; it is recorded as seen, and your file as your own edit of it"))
     if not changing and not conflicts:
         lines.append("the files hoist init wrote are those of this hoist: nothing to update")
     if apply:

@@ -11,7 +11,6 @@ distributions are read back from the staging tree for the manifest.
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 import sys
@@ -28,6 +27,10 @@ from ..errors import BuildError
 from ..manifest import Artifact, sha256_file
 from ..preflight import SYSTEM_PYTHON
 from ..products import Export, Installed, Products, Wheelhouse
+
+
+#: What the debian/rules of a hoist that ships the SBOM has (its override_dh_compress).
+SBOM_MARKER = "dh_compress -X.cdx.json"
 
 
 def installed_distributions(staging: Path, install_root: str) -> Installed:
@@ -93,6 +96,8 @@ class Deb:
         sbom_input = ctx.work / "sbom-input.json"
         sbom_input.write_text(json.dumps({"version": str(release.version), "wheels": wheels}, sort_keys=True),
                               encoding="utf-8")
+        # The debian/rules of an earlier hoist ships no SBOM: its releases rebuild as they were.
+        ships_sbom = SBOM_MARKER in (export.path / "debian" / "rules").read_text(encoding="utf-8", errors="replace")
         ctx.runner.run(
             list(plan.command),
             cwd=export.path,
@@ -100,7 +105,7 @@ class Deb:
                 **dict(plan.environment),
                 "HOIST_REQUIREMENTS": str(house.requirements),
                 "HOIST_PIP_ARGS": f"--no-index --find-links={house.directory} --require-hashes",
-                "HOIST_SBOM_INPUT": str(sbom_input),
+                **({"HOIST_SBOM_INPUT": str(sbom_input)} if ships_sbom else {}),
             },
             stream=True,
         )
@@ -114,13 +119,14 @@ class Deb:
         installed = installed_distributions(export.path / "debian" / package, plan.install_root)
         for built in [debs[0], *beside.glob(f"{package}_{release.version}_*.buildinfo")]:
             shutil.copyfile(built, ctx.dist / built.name)
+        deb = Artifact.of("deb", ctx.dist / debs[0].name)
+        if not ships_sbom:
+            ctx.ui.line("    note: debian/rules is older than this hoist and ships no SBOM: hoist init --update")
+            return made.add(installed, deb)
         staged = export.path / "debian" / package / sbom_path(package)
-        kept = ctx.dist / f"{package}_{release.version}.cdx.json"
-        if staged.is_file():
-            shutil.copyfile(staged, kept)
-        elif staged.with_name(staged.name + ".gz").is_file():  # dh_compress'd: debian/rules of an earlier hoist
-            kept.write_bytes(gzip.decompress(staged.with_name(staged.name + ".gz").read_bytes()))
-        else:
+        if not staged.is_file():
             raise BuildError(f"the package has no SBOM at /{sbom_path(package)}",
                              "debian/rules must run $(HOIST_FIXUP) after dh_virtualenv (hoist init --update)")
-        return made.add(installed, Artifact.of("deb", ctx.dist / debs[0].name), Artifact.of("sbom", kept))
+        kept = ctx.dist / f"{package}_{release.version}.cdx.json"
+        shutil.copyfile(staged, kept)
+        return made.add(installed, deb, Artifact.of("sbom", kept))

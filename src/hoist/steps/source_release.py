@@ -148,6 +148,11 @@ def unpack(path: Path, into: Path) -> tuple[Path, dict]:
                          "give the <name>-<version>-source-release.tar.gz a release made")
     top = tops[0]
     description = json.loads((top / DESCRIPTION).read_text(encoding="utf-8"))
+    unlisted = sorted(p.relative_to(top).as_posix() for p in top.rglob("*")
+                      if p.is_file() and p.relative_to(top).as_posix() not in {*description["files"], DESCRIPTION})
+    if unlisted:
+        raise BuildError(f"the source release holds {', '.join(unlisted[:5])}, which its {DESCRIPTION} does not list",
+                         "the file was changed after the release: do not build from it")
     for member, expected in sorted(description["files"].items()):
         file = top / member
         what = _distribution(member)

@@ -14,8 +14,8 @@ repository's public key; the pool file has that sha256 too.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
+import tempfile
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -173,13 +173,16 @@ class PublishedRepository(Target):
         ``SHA256SUMS``, its signature, the SBOM and the source release), checked: the
         signature with the repository's public key, each file against ``SHA256SUMS``."""
         base = f"{self.settings.url.rstrip('/')}/hoist/{self.env.config.package}/{version}"
-        sums = fetch(f"{base}/{CHECKSUMS}")
+        try:
+            sums = fetch(f"{base}/{CHECKSUMS}")
+            signature = fetch(f"{base}/{CHECKSUMS}.asc") if sums is not None else None
+        except PublishError as exc:  # a server that answers 403 for what it does not have
+            return [f"nothing read beside it ({exc.message})"]
         if sums is None:
             return []
-        signature = fetch(f"{base}/{CHECKSUMS}.asc")
         if signature is None:
             found = [f"{CHECKSUMS} beside it, unsigned"]
-        elif verify_detached(self.env.runner, sums, signature, self.settings.public_key):
+        elif verify_detached(self.env.runner, sums, signature, self.public_key):
             found = [f"{CHECKSUMS} beside it, its signature good"]
         else:
             found = [f"{CHECKSUMS}.asc beside it does NOT verify with {without_userinfo(self.settings.public_key)}"]
@@ -304,20 +307,34 @@ class AptRepository(PublishedRepository):
         """Sign *path* with the repository's key (see :meth:`Aptly.detach_sign`); the signature's path."""
         return self._aptly(release).detach_sign(path)
 
-    def publish_beside(self, release: ReleaseRef, files: Sequence[Path]) -> Path:
-        """Copy *files* beside the published repository, into
+    def publish_beside(self, release: ReleaseRef, files: Sequence[Path]) -> tuple[Path, bool]:
+        """Put *files* beside the published repository, into
         ``hoist/<package>/<version>/`` of the directory aptly publishes to,
-        which the repository's URL serves; that directory.
+        which the repository's URL serves, all at once: they are copied into a
+        new directory that is then renamed into place, so a reader finds all
+        of them or none.  What is there already stays: a version's files are
+        never replaced (a resumed release may have made them anew).
 
+        :returns: that directory, and whether the files were put there now.
         :raises ConfigError: the endpoint is not on this machine's file system.
         """
         target = self._aptly(release).publish_dir() / "hoist" / self.env.config.package / release.version
-        target.mkdir(parents=True, exist_ok=True)
-        for path in files:
-            copy = target / f".{path.name}.tmp"
-            shutil.copyfile(path, copy)
-            os.replace(copy, target / path.name)  # a reader never sees half a file
-        return target
+        if target.is_dir():
+            return target, False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{release.version}-", dir=target.parent))
+        try:
+            for path in files:
+                shutil.copyfile(path, staging / path.name)
+            staging.chmod(0o755)
+            staging.rename(target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            return target, False  # another run put them there first
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target, True
 
     def publish(self, plan: AptPublishPlan, artifacts: Sequence[Artifact]) -> None:
         """Add, snapshot and publish under the repository's lock; skip a .deb
@@ -357,9 +374,15 @@ class AptRepository(PublishedRepository):
         files = [dist / CHECKSUMS, dist / f"{CHECKSUMS}.asc", dist / f"{self.env.config.package}_{release.version}.cdx.json",
                  dist / f"{self.env.config.name}-{release.version}-source-release.tar.gz"]
         present = [f for f in files if f.is_file()]
-        if present:
-            where = self.publish_beside(release, present)
-            self.env.ui.line(f"    {', '.join(f.name for f in present)} published in {where}")
+        if not present:
+            return
+        try:
+            where, now = self.publish_beside(release, present)
+        except ConfigError as exc:  # an S3 or Swift endpoint: nothing to write beside it
+            self.env.ui.line(f"    note: {', '.join(f.name for f in present)} stay in dist/: {exc.message}")
+            return
+        self.env.ui.line(f"    {', '.join(f.name for f in present)} " + (f"published in {where}" if now else
+                                                                         f"were already in {where}"))
 
     def in_repository(self, version: str) -> Held | None:
         aptly = self._aptly(ReleaseRef(version, "", None, self.env.config.distribution, self.env.config.component))

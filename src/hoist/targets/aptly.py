@@ -214,14 +214,7 @@ class Aptly:
 
         :raises PreflightError: gpg could not sign; the message names the key.
         """
-        with self._signing() as passphrase_file:
-            secret = ["--passphrase-file", passphrase_file] if passphrase_file else []
-            result = self.runner.run(
-                ["gpg", "--batch", "--no-tty", "--pinentry-mode", "loopback", *secret,
-                 *(["--local-user", self.target.gpg_key] if self.target.gpg_key else []),
-                 "--output", "-", "--detach-sign", "/dev/null"],
-                env=self._env(), check=False,
-            )
+        result = self._gpg_sign("--output", "-", "--detach-sign", "/dev/null")
         if not result.ok:
             raise PreflightError(
                 f"cannot sign the apt repository with the key {self.key_name}: {_gist(result.stderr)}",
@@ -236,17 +229,20 @@ class Aptly:
         :raises PublishError: gpg cannot sign.
         """
         signature = path.with_name(path.name + ".asc")
-        with self._signing() as passphrase_file:
-            secret = ["--passphrase-file", passphrase_file] if passphrase_file else []
-            result = self.runner.run(
-                ["gpg", "--batch", "--no-tty", "--yes", "--pinentry-mode", "loopback", *secret,
-                 *(["--local-user", self.target.gpg_key] if self.target.gpg_key else []),
-                 "--armor", "--output", str(signature), "--detach-sign", str(path)],
-                env=self._env(), check=False)
+        result = self._gpg_sign("--yes", "--armor", "--output", str(signature), "--detach-sign", str(path))
         if not result.ok:
             raise PublishError(f"cannot sign {path.name} with the key {self.key_name}: {_gist(result.stderr)}",
                                self._signing_hint("nothing was published"))
         return signature
+
+    def _gpg_sign(self, *args: str, input: str | None = None) -> Result:
+        """Run ``gpg *args`` with the repository's key and passphrase, in a
+        signing session (:meth:`_signing`); its result, unchecked."""
+        with self._signing() as passphrase_file:
+            secret = ["--passphrase-file", passphrase_file] if passphrase_file else []
+            key = ["--local-user", self.target.gpg_key] if self.target.gpg_key else []
+            return self.runner.run(["gpg", "--batch", "--no-tty", "--pinentry-mode", "loopback", *secret, *key, *args],
+                                   env=self._env(), input=input, check=False)
 
     @contextlib.contextmanager
     def _signing(self) -> Iterator[str | None]:
@@ -425,14 +421,10 @@ class Aptly:
         if "Date" not in ordered:
             ordered["Date"], ordered["Valid-Until"] = release_date(now), release_date(until)
         text = ordered.dump()
-        with self._signing() as passphrase_file:
-            secret = ["--passphrase-file", passphrase_file] if passphrase_file else []
-            key = ["--local-user", self.target.gpg_key] if self.target.gpg_key else []
+        with self._signing():  # one session for both signatures
             for name, how in (("InRelease", "--clearsign"), ("Release.gpg", "--detach-sign")):
-                result = self.runner.run(
-                    ["gpg", "--batch", "--no-tty", "--yes", "--pinentry-mode", "loopback", *secret, *key,
-                     "--armor", "--digest-algo", "SHA512", how, "--output", str(directory / f"{name}.new"), "-"],
-                    env=self._env(), input=text, check=False, mutates=False)
+                result = self._gpg_sign("--yes", "--armor", "--digest-algo", "SHA512", how,
+                                        "--output", str(directory / f"{name}.new"), "-", input=text)
                 if not result.ok:
                     raise PublishError(f"cannot sign {path} with the key {self.key_name}: {_gist(result.stderr)}",
                                        self._signing_hint("the publication is unchanged"))

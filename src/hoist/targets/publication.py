@@ -49,8 +49,11 @@ class Publication:
         return self.signed and entry is not None and (sha256 is None or entry["SHA256"] == sha256)
 
 
-def _fetch(url: str) -> bytes | None:
-    """The bytes at *url*, or None when there is no such file (404)."""
+def fetch(url: str) -> bytes | None:
+    """The bytes at *url* (``file://``, ``http(s)://``), or None when there is no such file (404).
+
+    :raises PublishError: the server answered with an error other than 404.
+    """
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             return response.read()
@@ -103,14 +106,6 @@ def _verified_payload(runner: Runner, signed: bytes, public_key: str) -> bytes |
         return payload.read_bytes() if result.ok and payload.exists() else None
 
 
-def fetch(url: str) -> bytes | None:
-    """The bytes at *url* (``file://``, ``http(s)://``), or None when there is no such file.
-
-    :raises PublishError: the server answered with an error other than 404.
-    """
-    return _fetch(url)
-
-
 def verify_detached(runner: Runner, data: bytes, signature: bytes, public_key: str) -> bool:
     """Whether *signature* (a detached OpenPGP signature, armored or not) of
     *data* verifies with the key in *public_key* (a path or a URL), by gpgv.
@@ -138,12 +133,12 @@ def read_publication(
     base = url if "://" in url else Path(url).resolve().as_uri()
     dists = f"{base.rstrip('/')}/dists/{distribution}"
     index_name = f"{component}/binary-{architecture}/Packages"
-    raw = _fetch(f"{dists}/{index_name}")
+    raw = fetch(f"{dists}/{index_name}")
     packages = {} if raw is None else {
         Path(p["Filename"]).name: p
         for p in Packages.iter_paragraphs(raw.decode("utf-8").splitlines(keepends=True), use_apt_pkg=False)
     }
-    inrelease = _fetch(f"{dists}/InRelease")
+    inrelease = fetch(f"{dists}/InRelease")
     if inrelease is None:
         return Publication(packages, f"{dists}/InRelease does not exist" if raw is not None else "nothing is published")
     payload = _verified_payload(runner, inrelease, public_key)
