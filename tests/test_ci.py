@@ -260,10 +260,12 @@ def test_a_push_to_master_is_released_once_and_its_release_commit_does_not_loop(
     sdist, wheel = (Path(a["path"]).name for a in manifest["artifacts"] if a["kind"] in ("sdist", "wheel"))
     assert published.index == sorted([sdist, wheel])
     assert published.apt == [version]
-    # What Jenkins archives and publishes is there: each archiveArtifacts pattern matches one file.
+    # What Jenkins archives and publishes is there: each archiveArtifacts pattern matches one file
+    # (*.tar.gz: the sdist and the source release).
     dist = first.workspace / "dist"
     for pattern in archive_patterns((server.project / "Jenkinsfile").read_text()):
-        assert len(list(first.workspace.glob(pattern))) == 1, (pattern, sorted(p.name for p in dist.iterdir()))
+        assert len(list(first.workspace.glob(pattern))) == (2 if pattern == "dist/*.tar.gz" else 1), \
+            (pattern, sorted(p.name for p in dist.iterdir()))
     assert 'failures="0"' in (dist / "junit.xml").read_text()
 
     # (b) the release commit's build: tested, and hoist says why it does not release.
@@ -446,7 +448,8 @@ def test_one_build_at_a_time_release_on_master_reports_archived(jenkins_project:
     when = block(block(jenkinsfile, "stage('release')"), "when")
     assert f"branch '{release_branch}'" in when and "returnStatus: true) == 0" in when
     assert "testResults: 'dist/junit.xml'" in block(jenkinsfile, "stage('test')")
-    assert set(archive_patterns(jenkinsfile)) == {"dist/*.tar.gz", "dist/*.whl", "dist/*.deb", "dist/*.buildinfo", "dist/release.json"}
+    assert set(archive_patterns(jenkinsfile)) == {"dist/*.tar.gz", "dist/*.whl", "dist/*.deb", "dist/*.buildinfo", "dist/*.cdx.json",
+                                                     "dist/SHA256SUMS", "dist/SHA256SUMS.asc", "dist/release.json"}
 
 
 def test_hoists_own_jenkinsfile_is_the_template_for_hoist() -> None:

@@ -125,8 +125,9 @@ class Deb:
             return made.add(installed, deb)
         staged = export.path / "debian" / package / sbom_path(package)
         if not staged.is_file():
-            raise BuildError(f"the package has no SBOM at /{sbom_path(package)}",
-                             "debian/rules must run $(HOIST_FIXUP) after dh_virtualenv (hoist init --update)")
+            ctx.ui.line(f"    warning: the package has no SBOM at /{sbom_path(package)}: debian/rules must run "
+                        "$(HOIST_FIXUP) after dh_virtualenv (hoist init --update)", style="yellow")
+            return made.add(installed, deb)
         kept = ctx.dist / f"{package}_{release.version}.cdx.json"
         shutil.copyfile(staged, kept)
         return made.add(installed, deb, Artifact.of("sbom", kept))

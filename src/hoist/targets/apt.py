@@ -172,7 +172,8 @@ class PublishedRepository(Target):
         """What the repository holds beside it for *version* (``hoist/<package>/<version>/``:
         ``SHA256SUMS``, its signature, the SBOM and the source release), checked: the
         signature with the repository's public key, each file against ``SHA256SUMS``."""
-        base = f"{self.settings.url.rstrip('/')}/hoist/{self.env.config.package}/{version}"
+        url = self.settings.url if "://" in self.settings.url else Path(self.settings.url).resolve().as_uri()
+        base = f"{url.rstrip('/')}/hoist/{self.env.config.package}/{version}"
         try:
             sums = fetch(f"{base}/{CHECKSUMS}")
             signature = fetch(f"{base}/{CHECKSUMS}.asc") if sums is not None else None
