@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from .config import cache_home
 from .runner import Runner
 
 #: Where apt keeps its lists, the Contents indexes among them (apt.conf(5), Dir::State::lists).
@@ -60,9 +61,6 @@ class Taken:
         return f"{self.what} is Debian's ({', '.join(self.owners)})"
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "hoist" / "archive"
 
 
 def _remembered(question: object, answer: Callable[[], T]) -> T:
@@ -72,7 +70,7 @@ def _remembered(question: object, answer: Callable[[], T]) -> T:
     except OSError:
         return answer()
     key = hashlib.sha256(json.dumps([question, lists]).encode()).hexdigest()[:32]
-    cached = _cache_dir() / f"{key}.json"
+    cached = cache_home() / "archive" / f"{key}.json"
     try:
         return json.loads(cached.read_text())["answer"]
     except (OSError, ValueError, KeyError):

@@ -32,6 +32,7 @@ from typing import Any
 from build import BuildBackendException, ProjectBuilder
 from packaging.version import InvalidVersion, Version
 
+from .config import build_requires, cache_home, tool_setting
 from .errors import CommandError, HoistError, PreflightError
 from .flock import file_lock
 from .runner import Runner
@@ -64,22 +65,10 @@ def version_overrides(tracked: list[str]) -> list[str]:
             if PurePosixPath(path).name in VERSION_FILE_NAMES and not path.startswith("debian/")]
 
 
-def _cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hoist" / "backends"
-
-
 def tag_settings(pyproject: Mapping[str, Any]) -> list[str]:
     """The settings in *pyproject* (a parsed ``pyproject.toml``) that decide
     how the backend reads a tag, as ``tool.X.key`` names; see :data:`TAG_SETTINGS`."""
-    tool = pyproject.get("tool", {})
-    found = []
-    for table, key in TAG_SETTINGS:
-        value: Any = tool
-        for part in table.split("."):
-            value = value.get(part, {}) if isinstance(value, dict) else {}
-        if isinstance(value, dict) and key in value:
-            found.append(f"tool.{table}.{key}")
-    return found
+    return [f"tool.{table}.{key}" for table, key in TAG_SETTINGS if tool_setting(pyproject, table, key) is not None]
 
 
 class BackendEnv:
@@ -93,7 +82,7 @@ class BackendEnv:
     def __init__(self, runner: Runner, requires: Sequence[str]) -> None:
         self.runner = runner
         key = json.dumps([sys.version_info[:3], sorted(requires)]).encode()
-        self.path = _cache_root() / hashlib.sha256(key).hexdigest()[:16]
+        self.path = cache_home() / "backends" / hashlib.sha256(key).hexdigest()[:16]
         self.requires = list(requires)
 
     @property
@@ -178,7 +167,7 @@ def version_of_tag(runner: Runner, top: Path, project: str, tag: str, pyproject:
     :raises PreflightError: the backend could not be installed or failed; the
         message carries its cause.
     """
-    requires = list(pyproject.get("build-system", {}).get("requires", ["setuptools>=40.8.0"]))
+    requires = build_requires(pyproject)
     env = BackendEnv(runner, requires)
     env.ensure()
     with tempfile.TemporaryDirectory(prefix="hoist-tag-check-") as tmp:

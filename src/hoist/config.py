@@ -11,6 +11,7 @@ registers (:mod:`hoist.targets`).
 from __future__ import annotations
 
 import difflib
+import os
 import platform
 import posixpath
 import re
@@ -341,6 +342,25 @@ def host_codename() -> str:
     except OSError:
         return "stable"
     return info.get("VERSION_CODENAME") or "stable"
+
+
+def cache_home() -> Path:
+    """hoist's cache directory, ``$XDG_CACHE_HOME/hoist`` (XDG Base Directory Specification)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hoist"
+
+
+def tool_setting(pyproject: Mapping[str, Any], table: str, key: str) -> Any:
+    """``tool.<table>.<key>`` of a parsed ``pyproject.toml`` (*table* dotted,
+    e.g. ``hatch.version``), or None where it is not set."""
+    value: Any = pyproject.get("tool", {})
+    for part in table.split("."):
+        value = value.get(part, {}) if isinstance(value, dict) else {}
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def build_requires(pyproject: Mapping[str, Any]) -> list[str]:
+    """``[build-system] requires``, or PEP 518's default for a project without it."""
+    return list(pyproject.get("build-system", {}).get("requires", ["setuptools>=40.8.0"]))
 
 
 def project_directory(start: Path, top: Path) -> Path:

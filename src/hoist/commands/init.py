@@ -32,6 +32,7 @@ from ..config import (
     read_pyproject,
     tag_prefix_problem,
     tag_version_hint,
+    tool_setting,
     version_backend,
 )
 from ..errors import ConfigError
@@ -114,10 +115,7 @@ def tag_prefix_of_settings(pyproject: dict) -> str | None:
     project sets none or one that is not a literal prefix before the version
     (see :data:`TAG_REGEX_SETTINGS`)."""
     for table, key in TAG_REGEX_SETTINGS:
-        value: object = pyproject.get("tool", {})
-        for part in table.split("."):
-            value = value.get(part, {}) if isinstance(value, dict) else {}
-        pattern = value.get(key) if isinstance(value, dict) else None
+        pattern = tool_setting(pyproject, table, key)
         match = _LITERAL_PREFIX.match(pattern) if isinstance(pattern, str) else None
         if match is not None:
             prefix = match["prefix"].replace("\\", "")

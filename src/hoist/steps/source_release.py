@@ -33,7 +33,7 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from ..backend import BackendEnv
-from ..config import read_pyproject
+from ..config import build_requires, read_pyproject
 from ..context import Context, ReleasePlan
 from ..errors import BuildError
 from ..manifest import Artifact, sha256_file
@@ -84,7 +84,7 @@ class SourceRelease:
         assert ctx.work is not None
         export, house = made.get(Export), made.get(Wheelhouse)
         build = ctx.work / "build-requirements"
-        requires = list(read_pyproject(export.path).get("build-system", {}).get("requires", ["setuptools>=40.8.0"]))
+        requires = build_requires(read_pyproject(export.path))
         requires += sorted(BackendEnv(ctx.runner, requires).backend_requires(export.path))
         ctx.runner.run([*plan.command, "--wheel-dir", str(build), *requires], stream=True)
         app = made.artifact("wheel")

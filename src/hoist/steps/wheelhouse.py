@@ -24,16 +24,12 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from ..context import Context, ReleasePlan
+from ..config import cache_home
 from ..errors import BuildError
 from ..manifest import sha256_file
 from ..products import Export, Products, Wheelhouse
 
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
-
-
-def cache_home() -> Path:
-    """hoist's cache directory (XDG Base Directory Specification)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hoist"
 
 
 #: The record of a cached wheelhouse: ``{filename: sha256}`` of the wheels pip
