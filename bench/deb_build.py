@@ -270,6 +270,10 @@ def large_spec() -> AppSpec:
     return AppSpec("large", BENCH / "apps" / "large", "src/bench_large/app.py")
 
 
+def warehouse_spec() -> AppSpec:
+    return AppSpec("warehouse", BENCH / "apps" / "warehouse", "src/bench_warehouse/app.py")
+
+
 def scale_spec(n: int) -> AppSpec:
     if n == 60:
         return replace(large_spec(), label="scale-60")
@@ -680,10 +684,10 @@ def bench_aptly(counts: list[int], runs: int, log: Log) -> list[dict]:
 
 
 def relock(log: Log) -> None:
-    """Rewrite bench/apps/large/requirements.lock and bench/apps/scale/*.lock with hoist lock."""
-    specs = [replace(large_spec(), lock=None)] + [
+    """Rewrite the requirements.lock of bench/apps/large and bench/apps/warehouse, and bench/apps/scale/*.lock, with hoist lock."""
+    specs = [replace(large_spec(), lock=None), replace(warehouse_spec(), lock=None)] + [
         replace(scale_spec(n), lock=None) for n in sorted(SCALE_DEPS)]
-    targets = [BENCH / "apps" / "large" / LOCK] + [BENCH / "apps" / "scale" / f"requirements-{n}.lock" for n in sorted(SCALE_DEPS)]
+    targets = [BENCH / "apps" / "large" / LOCK, BENCH / "apps" / "warehouse" / LOCK] + [BENCH / "apps" / "scale" / f"requirements-{n}.lock" for n in sorted(SCALE_DEPS)]
     for spec, target in zip(specs, targets):
         with tempfile.TemporaryDirectory(prefix="hoist-bench-lock-") as tmp:
             dest = Path(tmp) / "app"

@@ -25,16 +25,17 @@ import sys
 import tempfile
 import venv
 from collections.abc import Iterable, Mapping, Sequence
-from importlib.metadata import PathDistribution
+from importlib.metadata import PathDistribution, distributions
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from build import BuildBackendException, ProjectBuilder
 from packaging.version import InvalidVersion, Version
 
-from .config import build_requires, cache_home, tool_setting
-from .errors import CommandError, HoistError, PreflightError
+from .config import build_requires, cache_home, read_pyproject, tool_setting
+from .errors import BuildError, CommandError, HoistError, PreflightError
 from .flock import file_lock
+from .reproducible import extract
 from .runner import Runner
 
 #: Settings of each backend that shape how a tag becomes a version (their
@@ -107,16 +108,6 @@ class BackendEnv:
         finally:
             shutil.rmtree(building, ignore_errors=True)
 
-    def backend_requires(self, project: Path) -> set[str]:
-        """What the backend asks for to build a wheel of *project*, beyond
-        ``[build-system] requires`` (PEP 517 ``get_requires_for_build_wheel``).
-
-        :raises PreflightError: the requirements could not be installed.
-        """
-        self.ensure()
-        builder = ProjectBuilder(project, python_executable=str(self.python), runner=_quiet_hook_runner(self.runner))
-        return set(builder.get_requires_for_build("wheel"))
-
     def install(self, requirements: Iterable[str]) -> None:
         """Add what the backend asks for (``get_requires_for_build_wheel``,
         PEP 517) unless an earlier check added it.
@@ -150,12 +141,83 @@ class BackendEnv:
                                  exc.hint) from None
 
 
-def _quiet_hook_runner(runner: Runner):  # noqa: ANN202 - pyproject_hooks' runner protocol
-    """Run a PEP 517 hook through *runner*, so that ``-v`` shows its output
-    and a failure carries it."""
+    def installed(self) -> list[str]:
+        """Every distribution in the virtualenv, as ``name==version`` pins sorted by name."""
+        site = [str(p) for p in sorted(self.path.glob("lib/python3*/site-packages"))]
+        found = {(dist.metadata["Name"], dist.version) for dist in distributions(path=site)}
+        return [f"{name}=={version}" for name, version in sorted(found, key=lambda nv: nv[0].lower())]
+
+    def wheels(self) -> Path:
+        """A directory holding a wheel of exactly each distribution installed
+        here (``pip wheel --no-deps`` of :meth:`installed`), collected once
+        per installed set and kept beside the virtualenv.
+
+        :raises PreflightError: pip could not get one of them.
+        """
+        pins = self.installed()
+        target = self.path / "hoist-wheels" / hashlib.sha256("\n".join(pins).encode()).hexdigest()[:16]
+        if target.is_dir():
+            return target
+        target.parent.mkdir(exist_ok=True)
+        with file_lock(self.path / "hoist-install.lock"):
+            if target.is_dir():
+                return target
+            partial = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+            try:
+                self.runner.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+                                 "--no-deps", "--wheel-dir", str(partial), *pins], env={"COLUMNS": "1000"})
+                partial.rename(target)
+            except CommandError as exc:
+                raise PreflightError(f"pip could not collect the build backend's wheels: {exc.message}",
+                                     exc.hint) from None
+            finally:
+                shutil.rmtree(partial, ignore_errors=True)
+        return target
+
+
+def _quiet_hook_runner(runner: Runner, env: Mapping[str, str] | None = None, stream: bool = False):  # noqa: ANN202
+    """Run a PEP 517 hook (pyproject_hooks' runner protocol) through
+    *runner*, with *env* added, so that ``-v`` shows its output and a failure
+    carries it; *stream* shows the output as it comes."""
     def run(cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None) -> None:
-        runner.run(list(cmd), cwd=Path(cwd) if cwd else None, env=dict(extra_environ or {}))
+        runner.run(list(cmd), cwd=Path(cwd) if cwd else None, env={**(env or {}), **(extra_environ or {})},
+                   stream=stream)
     return run
+
+
+def build_distributions(runner: Runner, project: Path, out: Path, epoch: int) -> tuple[Path, Path]:
+    """Build the sdist of *project*, then the wheel from the unpacked sdist,
+    into *out*, as ``python -m build`` does (pypa/build's
+    :class:`~build.ProjectBuilder`, PEP 517), but in the backend's cached
+    virtualenv (:class:`BackendEnv`) instead of two new isolated ones.
+
+    :param epoch: ``SOURCE_DATE_EPOCH`` for the backend (seconds).
+    :returns: the sdist and the wheel.
+    :raises BuildError: the backend failed; the message quotes its cause.
+    :raises PreflightError: its requirements could not be installed.
+    """
+    env = BackendEnv(runner, build_requires(read_pyproject(project)))
+    env.ensure()
+    hooks = _quiet_hook_runner(runner, {"SOURCE_DATE_EPOCH": str(epoch), "COLUMNS": "1000"}, stream=True)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="hoist-sdist-") as tmp:
+        try:
+            builder = ProjectBuilder(project, python_executable=str(env.python), runner=hooks)
+            env.install(builder.get_requires_for_build("sdist"))
+            sdist = Path(builder.build("sdist", out))
+            extract(sdist, Path(tmp))  # as build does, the wheel is built from the sdist
+            (unpacked,) = [p for p in Path(tmp).iterdir() if p.is_dir()]
+            builder = ProjectBuilder(unpacked, python_executable=str(env.python), runner=hooks)
+            env.install(builder.get_requires_for_build("wheel"))
+            wheel = Path(builder.build("wheel", out))
+        except BuildBackendException as exc:
+            cause = exc.exception
+            if isinstance(cause, HoistError):
+                raise BuildError(f"the build backend failed: {cause.message}", cause.hint) from None
+            raise BuildError(f"the build backend failed: {cause}", "-v shows all of its output") from None
+        except ValueError as exc:  # no or several top directories in the sdist
+            raise BuildError(f"the sdist {sdist.name} does not unpack to one directory: {exc}") from None
+    return sdist, wheel
 
 
 def version_of_tag(runner: Runner, top: Path, project: str, tag: str, pyproject: Mapping[str, Any]) -> Version:

@@ -1,4 +1,4 @@
-"""Byte-reproducible sdists.
+"""Byte-reproducible sdists, and unpacking them safely.
 
 setuptools' sdist is not reproducible even with ``SOURCE_DATE_EPOCH``: the gzip
 header carries a time and the archive's members carry the time they were
@@ -16,6 +16,8 @@ import io
 import os
 import tarfile
 from pathlib import Path
+
+from .errors import BuildError
 
 
 def normalize_sdist(path: Path, epoch: int) -> None:
@@ -43,3 +45,26 @@ def normalize_sdist(path: Path, epoch: int) -> None:
     with open(tmp, "wb") as out, gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz:
         gz.write(raw.getvalue())
     os.replace(tmp, path)
+
+
+def extract(path: Path, into: Path) -> None:
+    """Unpack the tarball *path* into *into*: regular files and directories
+    only, none outside *into* (Python 3.11.2, Debian 12's, has no
+    ``extractall(filter=...)``, so each member is checked here).
+
+    :raises BuildError: it cannot be read, or a member is a link, a device, or
+        a path that leaves *into*.
+    """
+    try:
+        with tarfile.open(path) as tar:
+            members = tar.getmembers()
+            for member in members:
+                parts = Path(member.name).parts
+                if not (member.isfile() or member.isdir()) or member.name.startswith("/") or ".." in parts:
+                    raise BuildError(f"{path.name} holds {member.name!r}, which is not a plain file under it",
+                                     "build only from a file a release made")
+                member.mode &= 0o755  # no set-id bits
+            tar.extractall(into, members=members)
+    except (OSError, tarfile.TarError) as exc:
+        raise BuildError(f"cannot unpack {path}: {exc}",
+                         "give the <name>-<version>-source-release.tar.gz a release made") from None

@@ -26,7 +26,8 @@ from ..runner import Runner
 from ..secrets import Secrets
 from ..steps.build import Build, set_mtimes
 from ..steps.deb import Deb
-from ..steps.source_release import extract, unpack
+from ..reproducible import extract
+from ..steps.source_release import unpack
 from ..steps.wheelhouse import CollectWheelhouse, pinned_requirements
 from .. import targets
 from ..targets import CONFLICT, PUBLISHED, Targets

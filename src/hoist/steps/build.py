@@ -1,16 +1,19 @@
 """Build the sdist, then the wheel from the sdist, from a clean export of the tag.
 
-``python -m build`` (pypa/build) builds the wheel from the unpacked sdist, which
-proves the sdist is complete.  The export is a fresh clone checked out at the
-tag, so nothing in the working tree (untracked files, local edits) can reach
-an artifact, and the version plugin sees exactly the tag.
+pypa/build's :class:`~build.ProjectBuilder` builds the wheel from the
+unpacked sdist, which proves the sdist is complete, as ``python -m build``
+does; the backend runs in a virtualenv that holds ``[build-system] requires``
+and is kept between releases (:class:`hoist.backend.BackendEnv`, the one the
+plan's tag check uses), instead of two isolated ones made and filled anew
+for every release.  The export is a fresh clone checked out at the tag, so
+nothing in the working tree (untracked files, local edits) can reach an
+artifact, and the version plugin sees exactly the tag.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +27,8 @@ from packaging.utils import (
 from packaging.version import Version
 
 from ..context import Context, ReleasePlan
-from ..backend import version_overrides
+from ..backend import BackendEnv, build_distributions, version_overrides
+from ..config import build_requires, read_pyproject
 from ..errors import BuildError
 from ..manifest import Artifact
 from ..products import Export, Products
@@ -70,17 +74,19 @@ def set_mtimes(tree: Path, epoch: int) -> None:
 
 @dataclass(frozen=True)
 class BuildPlan:
-    """Export *tag* into a clean directory, then ``python -m build`` there.
+    """Export *tag* into a clean directory, then build there with the backend.
 
     :ivar source_date_epoch: the tag's commit time, given to the build and to
         every file of the export (seconds since the epoch).
-    :ivar command: the build command; the run adds ``--outdir`` and the export.
+    :ivar backend: ``[build-system] build-backend`` (PEP 517).
+    :ivar environment: the virtualenv the backend runs in (made if missing).
     :ivar sdist: the sdist's file name (PEP 625); the wheel's follows from it.
     """
 
     tag: str
     source_date_epoch: int
-    command: tuple[str, ...]
+    backend: str
+    environment: str
     sdist: str
     normalise_sdist: bool = True
 
@@ -89,10 +95,12 @@ class Build:
     name = "build sdist and wheel"
 
     def plan(self, ctx: Context, release: ReleasePlan) -> BuildPlan:
+        pyproject = read_pyproject(ctx.root)
         return BuildPlan(
             tag=release.tag,
             source_date_epoch=int(release.moment.timestamp()),
-            command=(sys.executable, "-m", "build"),
+            backend=pyproject.get("build-system", {}).get("build-backend", "setuptools.build_meta:__legacy__"),
+            environment=str(BackendEnv(ctx.runner, build_requires(pyproject)).path),
             sdist=f"{canonicalize_name(ctx.config.name).replace('-', '_')}-{release.version}.tar.gz",
         )
 
@@ -111,24 +119,14 @@ class Build:
         out = ctx.work / "python"
         set_mtimes(source, epoch)
         project = source / ctx.subdir
-        # build wraps what pip prints to the terminal's width (80 columns
-        # without a terminal), which would cut pip's error lines in two.
-        ctx.runner.run(
-            [*plan.command, "--outdir", str(out), str(project)],
-            env={"SOURCE_DATE_EPOCH": str(epoch), "COLUMNS": "1000"},
-            stream=True,
-        )
-        sdists = sorted(out.glob("*.tar.gz"))
-        wheels = sorted(out.glob("*.whl"))
-        if len(sdists) != 1 or len(wheels) != 1:
-            raise BuildError(f"expected one sdist and one wheel in {out}, found {[p.name for p in out.iterdir()]}")
+        sdist, wheel = build_distributions(ctx.runner, project, out, epoch)
         ctx.dist.mkdir(parents=True, exist_ok=True)
         if plan.normalise_sdist:
-            normalize_sdist(sdists[0], epoch)
+            normalize_sdist(sdist, epoch)
         built = [Export(project, epoch)]
         tree = plan.tag if ctx.subdir == "." else f"{plan.tag}:{ctx.subdir}"  # paths relative to the project
         tracked = ctx.git.out("ls-tree", "-r", "--name-only", tree).splitlines()
-        for kind, path in (("sdist", sdists[0]), ("wheel", wheels[0])):
+        for kind, path in (("sdist", sdist), ("wheel", wheel)):
             check_built(path.name, ctx.config.name, str(release.version), tracked)
             target = ctx.dist / path.name
             shutil.copyfile(path, target)

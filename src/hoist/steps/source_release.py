@@ -12,8 +12,8 @@ releases.  ``<name>-<version>-source-release.tar.gz`` holds:
   file (``[tool.hoist] lock``), when it has one;
 - ``wheels/``: every distribution of the wheelhouse, the virtualenv's contents;
 - ``build/``: the build backend's requirements as wheels (PEP 517/518: those
-  of ``[build-system] requires`` and those the backend asks for), so that
-  building the wheel needs no index.
+  of ``[build-system] requires`` and those the backend asks for), exactly the
+  versions the wheel was built with, so that building it again needs no index.
 
 The tarball is byte-reproducible: members sorted, owned by root, dated
 ``SOURCE_DATE_EPOCH``, gzip without a name or time (as the sdist).
@@ -38,7 +38,7 @@ from ..context import Context, ReleasePlan
 from ..errors import BuildError
 from ..manifest import Artifact, sha256_file
 from ..products import Export, Products, Wheelhouse
-from .wheelhouse import PIP
+from ..reproducible import extract
 
 #: The description inside a source release.
 DESCRIPTION = "hoist-source-release.json"
@@ -67,26 +67,23 @@ def write_tarball(target: Path, top: str, files: dict[str, Path | bytes], epoch:
 @dataclass(frozen=True)
 class SourceReleasePlan:
     """Write *file* into ``dist/``: the sdist, ``debian/``, the wheelhouse
-    and the build requirements' wheels (collected with *command*)."""
+    and the wheels of what the build backend's virtualenv holds
+    (:meth:`hoist.backend.BackendEnv.wheels`)."""
 
     file: str
-    command: tuple[str, ...]
 
 
 class SourceRelease:
     name = "source release"
 
     def plan(self, ctx: Context, release: ReleasePlan) -> SourceReleasePlan:
-        return SourceReleasePlan(source_release_name(ctx.config.name, str(release.version)),
-                                 (*PIP, "wheel", "--quiet"))
+        return SourceReleasePlan(source_release_name(ctx.config.name, str(release.version)))
 
     def run(self, ctx: Context, release: ReleasePlan, plan: SourceReleasePlan, made: Products) -> Products:
         assert ctx.work is not None
         export, house = made.get(Export), made.get(Wheelhouse)
-        build = ctx.work / "build-requirements"
-        requires = build_requires(read_pyproject(export.path))
-        requires += sorted(BackendEnv(ctx.runner, requires).backend_requires(export.path))
-        ctx.runner.run([*plan.command, "--wheel-dir", str(build), *requires], stream=True)
+        # The virtualenv the Build step built in, with what the backend asked for.
+        build = BackendEnv(ctx.runner, build_requires(read_pyproject(export.path))).wheels()
         app = made.artifact("wheel")
         files: dict[str, Path | bytes] = {made.artifact("sdist").filename: made.artifact("sdist").path}
         wheels = {w.name: w for w in sorted(house.directory.glob("*.whl"))
@@ -109,29 +106,6 @@ class SourceRelease:
         top = plan.file.removesuffix(".tar.gz")
         write_tarball(target, top, files, export.source_date_epoch)
         return made.add(Artifact.of("source", target))
-
-
-def extract(path: Path, into: Path) -> None:
-    """Unpack the tarball *path* into *into*: regular files and directories
-    only, none outside *into* (Python 3.11.2, Debian 12's, has no
-    ``extractall(filter=...)``, so each member is checked here).
-
-    :raises BuildError: it cannot be read, or a member is a link, a device, or
-        a path that leaves *into*.
-    """
-    try:
-        with tarfile.open(path) as tar:
-            members = tar.getmembers()
-            for member in members:
-                parts = Path(member.name).parts
-                if not (member.isfile() or member.isdir()) or member.name.startswith("/") or ".." in parts:
-                    raise BuildError(f"{path.name} holds {member.name!r}, which is not a plain file under it",
-                                     "build only from a file a release made")
-                member.mode &= 0o755  # no set-id bits
-            tar.extractall(into, members=members)
-    except (OSError, tarfile.TarError) as exc:
-        raise BuildError(f"cannot unpack {path}: {exc}",
-                         "give the <name>-<version>-source-release.tar.gz a release made") from None
 
 
 def unpack(path: Path, into: Path) -> tuple[Path, dict]:
