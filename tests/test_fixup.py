@@ -42,3 +42,40 @@ def test_an_install_root_too_long_for_a_shebang_keeps_the_launchers(tmp_path: Pa
     venv = staged_venv(tmp_path, {"hello": launcher})
     assert fix_launchers(venv, root) == []
     assert (venv / "bin" / "hello").read_bytes() == launcher
+
+
+# --------------------------------------------------------------------------- hoist.buildtime.shlibdeps
+
+
+def run_shlibdeps(tmp_path: Path, monkeypatch, status: bytes) -> tuple[int, str]:
+    """The wrapper around a stand-in for dh_shlibdeps that counts its runs and
+    writes one shlibs: line (the real one runs in every .deb build of the
+    end-to-end tests)."""
+    from hoist.buildtime import shlibdeps
+
+    (tmp_path / "status").write_bytes(status)
+    monkeypatch.setattr(shlibdeps, "STATUS", tmp_path / "status")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    substvars = tmp_path / "debian" / "hello.substvars"
+    substvars.write_text("misc:Depends=\nshlibs:Depends=stale\n")
+    command = ["sh", "-c", f"echo run >> {tmp_path}/runs; sed -i '/^shlibs:/d' {substvars}; "
+               f"echo 'shlibs:Depends=libc6 (>= 2.34), zlib1g (>= 1:1.2.0)' >> {substvars}"]
+    code = shlibdeps.main([str(tmp_path / "debian" / "hello"), "--", *command])
+    runs = (tmp_path / "runs").read_text().count("run") if (tmp_path / "runs").exists() else 0
+    assert substvars.read_text() == "misc:Depends=\nshlibs:Depends=libc6 (>= 2.34), zlib1g (>= 1:1.2.0)\n"
+    return code, runs
+
+
+def test_shlibdeps_runs_once_per_shared_objects_and_dpkg_status(tmp_path: Path, monkeypatch) -> None:
+    staging = tmp_path / "debian" / "hello" / "opt" / "hello" / "lib"
+    staging.mkdir(parents=True)
+    elf = staging / "_speedups.so"
+    elf.write_bytes(b"\x7fELF" + b"\0" * 60)
+    (staging / "not-elf.so.txt").write_bytes(b"text")
+    assert run_shlibdeps(tmp_path, monkeypatch, b"Package: zlib1g\n") == (0, 1)
+    assert run_shlibdeps(tmp_path, monkeypatch, b"Package: zlib1g\n") == (0, 1)  # kept: not run again
+    (staging / "not-elf.so.txt").write_bytes(b"other text")  # not a shared object: no matter
+    assert run_shlibdeps(tmp_path, monkeypatch, b"Package: zlib1g\n") == (0, 1)
+    elf.write_bytes(b"\x7fELF" + b"\1" * 60)  # another shared object
+    assert run_shlibdeps(tmp_path, monkeypatch, b"Package: zlib1g\n") == (0, 2)
+    assert run_shlibdeps(tmp_path, monkeypatch, b"Package: zlib1g\nVersion: 2\n") == (0, 3)  # dpkg changed

@@ -71,6 +71,7 @@ class Deb:
         environment = {
             "HOIST_INSTALL_ROOT": config.install_root,
             "HOIST_FIXUP": f"{sys.executable} -m hoist.buildtime.fixup",
+            "HOIST_SHLIBDEPS": f"{sys.executable} -m hoist.buildtime.shlibdeps",
             "HOIST_PIP_TOOL": str(Path(pip_uv.__file__).resolve()),
             "HOIST_UV": find_uv_bin(),
             "HOIST_COMPRESSION": config.compression,

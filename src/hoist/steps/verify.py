@@ -1,20 +1,25 @@
 """Check the artifacts before anything is published.
 
-The versions agree (sdist, wheel, .deb), ``twine check --strict`` passes on the
-sdist and wheel, and lintian reports no error on the .deb (the project's
-commented overrides in ``debian/<package>.lintian-overrides`` apply; the slow
-checks that cannot fail a virtualenv package are left out, see
-:data:`LINTIAN_SKIPPED_CHECKS`).
+The versions agree (sdist, wheel, .deb), no file of the .deb holds the build
+path, ``twine check --strict`` passes on the sdist and wheel, and lintian
+reports no error on the .deb (the project's commented overrides in
+``debian/<package>.lintian-overrides`` apply; the slow checks that cannot fail
+a virtualenv package are left out, see :data:`LINTIAN_SKIPPED_CHECKS`).
+lintian sees the package as two parts, the dependencies' files checked once
+per content (:mod:`hoist.lint`); twine and lintian run at the same time.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 from debian.debfile import DebFile
 
+from .. import lint
 from ..context import Context, ReleasePlan
 from ..decisions import lost_race
 from ..errors import BuildError, ConflictError, PushRejectedError
@@ -42,22 +47,6 @@ LINTIAN_SKIPPED_CHECKS = (
     # embedded-php-library (warning): no PHP in a Python virtualenv.
     "languages/php/embedded",
 )
-
-
-def build_path_leaks(deb: Path, paths: list[str]) -> list[str]:
-    """Members of *deb*'s data archive whose content or link target holds one of *paths*."""
-    needles = [p.encode() for p in paths]
-    leaks = []
-    with DebFile(str(deb)).data.tgz() as data:
-        for member in data:
-            if member.isfile():
-                handle = data.extractfile(member)
-                content = handle.read() if handle is not None else b""
-                if any(n in content for n in needles):
-                    leaks.append(member.name)
-            elif member.issym() and any(p in member.linkname for p in paths):
-                leaks.append(member.name)
-    return leaks
 
 
 @dataclass(frozen=True)
@@ -102,24 +91,49 @@ class Verify:
                 f"    warning: debian/{package}.postinst is missing: servers will run the virtualenv without byte "
                 f"code (hoist ships none); `hoist init --force` writes it and its prerm", style="yellow")
         build_dir = made.get(Export).path.parent
-        leaks = build_path_leaks(deb, [str(build_dir), str(ctx.root)])
-        if leaks:
+        assert ctx.work is not None
+        wheel = made.artifact("wheel").path
+        with zipfile.ZipFile(wheel) as archive:
+            record = next(n for n in archive.namelist() if n.endswith(".dist-info/RECORD"))
+            own = lint.own_top_levels(archive.read(record).decode())
+        passed = lint.PassedCache(" ".join([lintian_version(), *plan.lintian_command]))
+        parts = lint.split(deb, package, lint.shared_rule(ctx.config.install_root, own),
+                           [str(build_dir), str(ctx.root)], ctx.work / "lintian", passed.__contains__)
+        if parts.leaks:
             raise BuildError(
                 f"{deb.name} contains the build directory's path ({build_dir} or {ctx.root}) "
-                f"in: {', '.join(leaks[:10])}",
+                f"in: {', '.join(parts.leaks[:10])}",
                 "the package would differ when built elsewhere; debian/rules must run $(HOIST_FIXUP) "
                 "after dh_virtualenv (run hoist init --force to get the current rules)",
             )
-        ctx.runner.run([*plan.twine_check_command, str(made.artifact("sdist").path), str(made.artifact("wheel").path)])
-        result = ctx.runner.run([*plan.lintian_command, str(deb)], check=False)
-        if not result.ok:
-            errors = [line for line in result.stdout.splitlines() if line.startswith("E:")]
+        checked = [p for p in (parts.own, parts.shared) if p is not None]
+        with ThreadPoolExecutor(len(checked) + 1) as pool:
+            twine = pool.submit(ctx.runner.run, [*plan.twine_check_command, str(made.artifact("sdist").path),
+                                                 str(wheel)])
+            lintian = [pool.submit(ctx.runner.run, [*plan.lintian_command, str(p)], check=False) for p in checked]
+            twine.result()
+            results = [future.result() for future in lintian]
+        errors = [line for result in results if not result.ok
+                  for line in result.stdout.splitlines() if line.startswith("E:")]
+        if any(not result.ok for result in results):
             raise BuildError(
                 f"lintian found {len(errors)} error(s) in {deb.name}:\n  " + "\n  ".join(errors[:20]),
                 f"fix them, or override the ones inherent to a virtualenv in debian/{package}.lintian-overrides, each with a comment",
             )
+        if parts.shared is not None:
+            passed.add(parts.key, f"{deb.name}: {parts.shared_files} files\n")
+        if parts.shared_files:
+            ctx.ui.line(f"    lintian: {parts.files - parts.shared_files} files checked, and the dependencies' "
+                        f"{parts.shared_files} " + ("checked" if parts.shared is not None
+                                                     else "passed before with the same content"))
         check_targets(ctx, release, made.artifacts, plan.targets)
         return made
+
+
+def lintian_version() -> str:
+    """The installed lintian's version (dpkg's database), for :class:`hoist.lint.PassedCache`."""
+    return subprocess.run(["dpkg-query", "--showformat=${Version}", "--show", "lintian"],
+                          capture_output=True, text=True, check=False).stdout.strip()
 
 
 def check_targets(ctx: Context, release: ReleasePlan, artifacts: tuple[Artifact, ...], names: tuple[str, ...]) -> None:
