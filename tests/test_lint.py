@@ -65,9 +65,9 @@ OVERRIDE_OWN = ZSTD + (f"demo-app: dir-or-file-in-opt [{SITE}/demo_app/*]\ndemo-
                     ROOT, f"{ROOT}/lib", f"{ROOT}/lib/python3.11", SITE)))
 
 
-def split(deb: Path, out: Path, known=lambda key: False, build_paths=("/nowhere/build",)) -> lint.Split:
+def split(deb: Path, out: Path, known=lambda key: False, build_paths=("/nowhere/build",), chunks=1) -> lint.Split:
     rule = lint.shared_rule(f"/{ROOT}", {"demo_app", "demo_app-1.0.dist-info"})
-    return lint.split(deb, "demo-app", rule, list(build_paths), out, known)
+    return lint.split(deb, "demo-app", rule, list(build_paths), out, known, chunks)
 
 
 def names(deb: Path) -> set[str]:
@@ -82,17 +82,18 @@ def md5sums(deb: Path) -> set[str]:
 def test_the_parts_hold_every_file_and_list_exactly_their_own(tmp_path):
     deb = make_deb(tmp_path, OVERRIDE_ALL)
     parts = split(deb, tmp_path / "parts")
-    assert parts.shared is not None and parts.leaks == ()
-    own, shared = names(parts.own), names(parts.shared)
+    (chunk,) = parts.chunks
+    assert chunk.package is not None and parts.leaks == () and parts.packages == [parts.own, chunk.package]
+    own, shared = names(parts.own), names(chunk.package)
     helpers = {"usr/share/doc/demo-app/copyright", "usr/share/doc/demo-app/changelog.Debian.gz",
                "usr/share/lintian/overrides/demo-app"}
     assert own | shared == names(deb)
     assert own & shared == helpers
     assert shared - helpers == {f"{SITE}/somedep/__init__.py", f"{SITE}/somedep/util.py",
                                 f"{SITE}/somedep-2.0.dist-info/METADATA"}
-    assert md5sums(parts.own) == own and md5sums(parts.shared) == shared
+    assert md5sums(parts.own) == own and md5sums(chunk.package) == shared
     assert [m for m in DebFile(str(parts.own)).getnames()] == ["debian-binary", "control.tar.zst", "data.tar.zst"]
-    for part in (parts.own, parts.shared):  # the whole package's control file in each
+    for part in parts.packages:  # the whole package's control file in each
         assert DebFile(str(part)).debcontrol()["Package"] == "demo-app"
         assert subprocess.run([*LINTIAN, str(part)], capture_output=True, text=True).returncode == 0
 
@@ -101,7 +102,7 @@ def test_an_error_in_a_dependency_is_found_and_never_remembered(tmp_path):
     deb = make_deb(tmp_path, OVERRIDE_OWN)
     parts = split(deb, tmp_path / "parts")
     own = subprocess.run([*LINTIAN, str(parts.own)], capture_output=True, text=True)
-    shared = subprocess.run([*LINTIAN, str(parts.shared)], capture_output=True, text=True)
+    shared = subprocess.run([*LINTIAN, str(parts.chunks[0].package)], capture_output=True, text=True)
     assert own.returncode == 0, own.stdout
     assert shared.returncode == 2
     assert f"E: demo-app: dir-or-file-in-opt [{SITE}/somedep/util.py]" in shared.stdout
@@ -118,14 +119,35 @@ def test_the_key_follows_the_dependencies_content_and_not_the_application(tmp_pa
         tmp_path / "b" / "parts")
     dep_changed = split(make_deb(tmp_path / "c", OVERRIDE_ALL, dependency_text="VALUE = 2\n"), tmp_path / "c" / "parts")
     overrides_changed = split(make_deb(tmp_path / "d", OVERRIDE_ALL + "# more\n"), tmp_path / "d" / "parts")
-    assert first.key == app_changed.key
-    assert len({first.key, dep_changed.key, overrides_changed.key}) == 3
+    key = first.chunks[0].key
+    assert app_changed.chunks[0].key == key
+    assert len({key, dep_changed.chunks[0].key, overrides_changed.chunks[0].key}) == 3
     passed = lint.PassedCache("lintian 2.116 -X x")
-    assert first.key not in passed
-    passed.add(first.key, "ok\n")
-    assert first.key in passed and first.key not in lint.PassedCache("lintian 2.117 -X x")
+    assert key not in passed
+    passed.add(key, "ok\n")
+    assert key in passed and key not in lint.PassedCache("lintian 2.117 -X x")
     again = split(make_deb(tmp_path / "e", OVERRIDE_ALL), tmp_path / "e" / "parts", known=passed.__contains__)
-    assert again.shared is None and again.key == first.key and again.shared_files == 3
+    assert again.chunks == (lint.Chunk(key, 3, None),) and again.packages == [again.own] and again.shared_files == 3
+
+
+def test_the_dependencies_in_chunks_each_checked_and_kept_on_its_own(tmp_path):
+    deps = {f"{SITE}/dep{i}/__init__.py": f"N = {i}\n" for i in range(12)}
+    deb = make_deb(tmp_path, OVERRIDE_ALL, extra=deps)
+    parts = split(deb, tmp_path / "parts", chunks=3)
+    assert len(parts.chunks) == 3 and all(c.package is not None for c in parts.chunks)
+    helpers = names(parts.own) & names(parts.chunks[0].package)
+    held = [names(c.package) - helpers for c in parts.chunks]
+    assert set().union(*held) | names(parts.own) == names(deb)
+    assert sum(len(h) for h in held) == parts.shared_files == 15  # each file in one chunk only
+    for chunk in parts.chunks:
+        assert md5sums(chunk.package) == names(chunk.package)
+    # one dependency changed: its chunk alone is checked again
+    deps[f"{SITE}/dep5/__init__.py"] = "N = 55\n"
+    passed = {c.key for c in parts.chunks}
+    (tmp_path / "b").mkdir()
+    again = split(make_deb(tmp_path / "b", OVERRIDE_ALL, extra=deps), tmp_path / "b" / "parts", chunks=3,
+                  known=passed.__contains__)
+    assert len([c for c in again.chunks if c.package is not None]) == 1
 
 
 def test_the_build_path_is_found_in_any_part(tmp_path):
@@ -139,7 +161,7 @@ def test_a_package_with_shared_objects_of_its_own_is_checked_whole(tmp_path):
     own_object = f"{SITE}/demo_app/_speedups.cpython-311-x86_64-linux-gnu.so"
     deb = make_deb(tmp_path, OVERRIDE_ALL, extra={own_object: "not really ELF\n"})
     parts = split(deb, tmp_path / "parts")
-    assert parts.own == deb and parts.shared is None and parts.key == ""
+    assert parts.own == deb and parts.chunks == () and parts.packages == [deb]
     assert lint._is_shared_object("libz.so.1.2.13") and not lint._is_shared_object("notes.so.txt")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -199,6 +200,9 @@ def test_example_application(example_project, hoist_home: Path, tmp_path: Path, 
     git(project, "commit", "--quiet", "-m", "Second change")
     again = run_hoist(project, "release")
     assert again.returncode == 0, again.output
+    # The dependencies are the same as the first release's: lintian checked them then, and the application now.
+    assert re.search(r"lintian: \d+ files of the package's own, and (\d+) of its dependencies: 0 checked, "
+                     r"\1 passed before with the same content", again.output), again.output
     second = check_published(project, hoist_home, "hoist-hello")
     first_serial = int(manifest["version"].rsplit(".", 1)[1])
     assert second["version"].rsplit(".", 1)[1] == str(first_serial + 1) or second["version"].split(".")[:2] != manifest["version"].split(".")[:2]

@@ -4,30 +4,34 @@ lintian indexes every file of a package before its checks run (``md5sum``,
 ``file``, ``readelf`` and ``strings`` on each one): on a virtualenv of 184
 distributions that alone takes most of a minute, and all but a few files are
 the same from one release to the next of one lock.  So the .deb is checked
-as two packages that together hold each of its files:
+as packages that together hold each of its files:
 
 - the *own* part: everything but the dependencies' files in site-packages
   (the application's own distribution, the scripts, ``pyvenv.cfg``, the
   documentation, ``/lib/systemd``...) and the whole ``DEBIAN`` control
   archive, checked on every release;
-- the *shared* part: the files of the other distributions under
-  ``site-packages/``, with the package's documentation and lintian overrides,
-  checked once for each content: its lintian passing is kept under
-  ``$XDG_CACHE_HOME/hoist/lintian/``, keyed by the sha256 of every such
-  member (name, type, mode, content or link target), the overrides, the
-  lintian version and its options.  A failing result is never kept.
+- the dependencies' *chunks*: the files of the other distributions under
+  ``site-packages/``, grouped by top-level name into as many chunks as
+  lintian gets cores (lintian checks one package on one core), each with the
+  package's copyright, changelog and lintian overrides.  A chunk is checked
+  once for each content: its passing is kept under
+  ``$XDG_CACHE_HOME/hoist/lintian/``, keyed by the sha256 of each of its
+  members (name, type, mode, content or link target), the copyright file,
+  the overrides, the control file but its version, the lintian version and
+  its options.  A failing result is never kept.
 
 Each part carries the package's own ``control`` file, and its ``md5sums``
 lists exactly the part's files (lintian's ``md5sums`` check compares them);
 ``shlibs``, ``symbols`` and ``triggers``, which speak of the shared objects,
 go with the dependencies.  A package whose own part has shared objects too
-is checked whole.  Both parts are compressed as the package is.
-The same single pass over the data archive looks for the build path in
-every file (:attr:`Split.leaks`).
+is checked whole.  Every part is compressed as the package is.  The same
+single pass over the data archive looks for the build path in every file
+(:attr:`Split.leaks`).
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import io
@@ -36,6 +40,7 @@ import os
 import re
 import subprocess
 import tarfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -53,15 +58,16 @@ def own_top_levels(record: str) -> set[str]:
             if row and row[0] and not row[0].startswith("..")}
 
 
-def shared_rule(install_root: str, own: set[str]) -> Callable[[str], bool]:
-    """Whether a data member (``./opt/app/lib/python3.11/site-packages/x/y``) is
-    a dependency's file: under the virtualenv's site-packages below
-    *install_root* and not under one of the application's top-level names *own*."""
+def shared_rule(install_root: str, own: set[str]) -> Callable[[str], str | None]:
+    """For a data member (``./opt/app/lib/python3.11/site-packages/x/y``), its
+    top-level name in site-packages (``x``) when it is a dependency's file:
+    under the virtualenv's site-packages below *install_root* and not under
+    one of the application's top-level names *own*; None otherwise."""
     pattern = re.compile(re.escape(install_root.strip("/")) + r"/lib/python3\.[0-9]+/site-packages/([^/]+)")
 
-    def shared(name: str) -> bool:
+    def shared(name: str) -> str | None:
         found = pattern.match(name.removeprefix("./"))
-        return found is not None and found.group(1) not in own
+        return found.group(1) if found is not None and found.group(1) not in own else None
     return shared
 
 
@@ -84,55 +90,66 @@ def _keyed_helper(name: str, package: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Split:
-    """A .deb split for lintian: *own* and, when it has dependencies' files, *shared*.
+class Chunk:
+    """One part of the dependencies' files.
 
-    :ivar key: the shared part's content key (hex sha256), or "" without one.
+    :ivar key: its content key (hex sha256).
+    :ivar files: how many regular files it holds.
+    :ivar package: the .deb to check, or None when the key passed before.
+    """
+
+    key: str
+    files: int
+    package: Path | None
+
+
+@dataclass(frozen=True)
+class Split:
+    """A .deb split for lintian: *own*, and the dependencies' files in *chunks*
+    (none when the package is checked whole: then *own* is the .deb itself).
+
     :ivar leaks: data members whose content or link target holds a build path.
+    :ivar files: the regular files of the whole .deb.
     """
 
     own: Path
-    shared: Path | None
-    key: str
+    chunks: tuple[Chunk, ...]
     leaks: tuple[str, ...]
     files: int
-    shared_files: int
+
+    @property
+    def shared_files(self) -> int:
+        return sum(c.files for c in self.chunks)
+
+    @property
+    def packages(self) -> list[Path]:
+        """What lintian checks: the own part and every chunk not passed before."""
+        return [self.own, *(c.package for c in self.chunks if c.package is not None)]
 
 
 #: Control files about the shared objects (dh_makeshlibs), which are the dependencies'.
 SHARED_OBJECT_CONTROL = ("shlibs", "symbols", "triggers")
 
 
-def _control_parts(deb: DebFile, shared: Callable[[str], bool], package: str) -> tuple[list, list, bytes]:
-    """The control archive's members for the own and the shared part (md5sums
-    filtered to each part's files), and the ``control`` file."""
-    own, dependencies = [], []
-    control = b""
+def _control_members(deb: DebFile) -> list[tuple[tarfile.TarInfo, bytes | None]]:
     with deb.control.tgz() as tar:
-        for member in tar:
-            data = tar.extractfile(member).read() if member.isfile() else None
-            name = member.name.lstrip("./")
-            if name == "control":
-                control = data or b""
-            if name in SHARED_OBJECT_CONTROL:
-                dependencies.append((member, data))
-            elif name == "md5sums" and data is not None:
-                lines = data.decode().splitlines(keepends=True)
-                mine = "".join(line for line in lines
-                               if not shared("./" + line.split("  ", 1)[1].rstrip("\n"))).encode()
-                theirs = "".join(line for line in lines
-                                 if shared("./" + line.split("  ", 1)[1].rstrip("\n"))
-                                 or _helper("./" + line.split("  ", 1)[1].rstrip("\n"), package)).encode()
-                own.append((member, mine))
-                dependencies.append((member, theirs))
-            elif member.isfile():
-                own.append((member, data))
-                if member.name.lstrip("./") == "control":
-                    dependencies.append((member, data))
-            else:
-                own.append((member, None))
-                dependencies.append((member, None))
-    return own, dependencies, control
+        return [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar]
+
+
+def _control_for(members: list, keep: Callable[[str], bool], dependencies: bool) -> list:
+    """The control archive of one part: ``md5sums`` lists the files *keep*
+    holds; the shared objects' control files go with the *dependencies*, the
+    maintainer scripts with the own part, ``control`` with both."""
+    chosen = []
+    for member, data in members:
+        name = member.name.lstrip("./")
+        if name == "md5sums" and data is not None:
+            lines = data.decode().splitlines(keepends=True)
+            data = "".join(line for line in lines if keep("./" + line.split("  ", 1)[1].rstrip("\n"))).encode()
+        elif member.isfile() and name != "control" and (name in SHARED_OBJECT_CONTROL) != dependencies:
+            continue
+        chosen.append((copy.copy(member), data))
+    return chosen
 
 
 def _write_tar(path: Path, members: list) -> None:
@@ -176,27 +193,36 @@ def _is_shared_object(name: str) -> bool:
     return re.search(r"\.so(\.[0-9]+)*$", name) is not None
 
 
-def split(deb: Path, package: str, shared: Callable[[str], bool], build_paths: list[str], out: Path,
-          is_known: Callable[[str], bool]) -> Split:
-    """Split *deb* (see the module's documentation) into *out*.
+def split(deb: Path, package: str, shared: Callable[[str], str | None], build_paths: list[str], out: Path,
+          is_known: Callable[[str], bool], chunks: int = 1) -> Split:
+    """Split *deb* (see the module's documentation) into *out*: the
+    dependencies' files in *chunks* parts, by their top-level name, so that
+    lintian can check them side by side.
 
-    :param shared: whether a data member is a dependency's (:func:`shared_rule`).
+    :param shared: a data member's dependency (:func:`shared_rule`).
     :param build_paths: paths that must appear in no file (the build directory).
-    :param is_known: whether a content key has passed before; when it has, the
-        shared part is not written.
+    :param is_known: whether a content key has passed before; such a chunk is
+        not written.
     """
     out.mkdir(parents=True, exist_ok=True)
     debfile = DebFile(str(deb))
     suffix = next((Path(n).suffix for n in debfile.getnames() if n.startswith("data.tar")), "")
     suffix = suffix if suffix in COMPRESSORS and suffix != ".tar" else ""
-    own_control, shared_control, control = _control_parts(debfile, shared, package)
+    control_members = _control_members(debfile)
+    control = next((d for m, d in control_members if m.name.lstrip("./") == "control"), None) or b""
+
+    def chunk_of(name: str) -> int | None:
+        top = shared(name)
+        return None if top is None else zlib.crc32(top.encode()) % chunks
+
     needles = [p.encode() for p in build_paths]
-    digest = hashlib.sha256()
     # What the whole package says of itself, but its version (which every release changes).
-    digest.update(b"".join(line for line in control.splitlines(keepends=True)
-                           if not line.startswith((b"Version:", b"Installed-Size:"))))
+    common = hashlib.sha256(f"{chunks}\n".encode() + b"".join(
+        line for line in control.splitlines(keepends=True) if not line.startswith((b"Version:", b"Installed-Size:"))))
+    digests = [hashlib.sha256() for _ in range(chunks)]
+    counts = [0] * chunks
     leaks, own_members, helpers = [], [], []
-    files = shared_files = 0
+    files = 0
     own_objects = False
     with debfile.data.tgz() as data:
         for member in data:
@@ -206,37 +232,51 @@ def split(deb: Path, package: str, shared: Callable[[str], bool], build_paths: l
             elif member.issym() and any(p in member.linkname for p in build_paths):
                 leaks.append(member.name)
             files += member.isfile()
-            if shared(member.name):
-                shared_files += member.isfile()
-                digest.update(json.dumps([member.name, member.type.decode(), member.mode, member.linkname,
-                                          hashlib.sha256(content).hexdigest() if content is not None else ""]
-                                         ).encode() + b"\n")
+            index = chunk_of(member.name)
+            if index is not None:
+                counts[index] += member.isfile()
+                digests[index].update(json.dumps([member.name, member.type.decode(), member.mode, member.linkname,
+                                                  hashlib.sha256(content).hexdigest() if content is not None else ""]
+                                                 ).encode() + b"\n")
                 continue
             own_members.append((member, content))
             own_objects = own_objects or (member.isfile() and _is_shared_object(member.name))
             if _keyed_helper(member.name, package) and member.isfile():
-                digest.update(json.dumps([member.name, member.mode, hashlib.sha256(content or b"").hexdigest()]
+                common.update(json.dumps([member.name, member.mode, hashlib.sha256(content or b"").hexdigest()]
                                          ).encode() + b"\n")
-            if _helper(member.name, package) or member.isdir() and not shared(member.name):
+            if _helper(member.name, package) or member.isdir():
                 helpers.append((member, content))
-    if not shared_files or own_objects:
+    if not any(counts) or own_objects:
         # Nothing to share, or shared objects of its own that the control
         # files (shlibs) speak of with the dependencies': checked whole.
-        return Split(deb, None, "", tuple(leaks), files, 0)
+        return Split(deb, (), tuple(leaks), files)
     _write_tar(out / "own-data.tar", own_members)
-    own = _assemble(out / f"{package}-own.deb", own_control, out / "own-data.tar", suffix)
-    key = digest.hexdigest()
-    if is_known(key):
-        return Split(own, None, key, tuple(leaks), files, shared_files)
-    shared_members = list(helpers)
-    with DebFile(str(deb)).data.tgz() as data:
-        for member in data:
-            if shared(member.name):
-                shared_members.append((member, data.extractfile(member).read() if member.isfile() else None))
-    shared_members.sort(key=lambda m: m[0].name)
-    _write_tar(out / "shared-data.tar", shared_members)
-    return Split(own, _assemble(out / f"{package}-shared.deb", shared_control, out / "shared-data.tar", suffix), key,
-                 tuple(leaks), files, shared_files)
+    own = _assemble(out / f"{package}-own.deb", _control_for(control_members, lambda n: chunk_of(n) is None, False),
+                     out / "own-data.tar", suffix)
+    keys = [hashlib.sha256(common.digest() + d.digest() + f"{i}".encode()).hexdigest() for i, d in enumerate(digests)]
+    wanted = {i for i in range(chunks) if counts[i] and not is_known(keys[i])}
+    members: dict[int, list] = {i: list(helpers) for i in wanted}
+    if wanted:
+        with DebFile(str(deb)).data.tgz() as data:
+            for member in data:
+                index = chunk_of(member.name)
+                if index in wanted:
+                    members[index].append((member, data.extractfile(member).read() if member.isfile() else None))
+    parts = []
+    for i in range(chunks):
+        if not counts[i]:
+            continue
+        package_file = None
+        if i in wanted:
+            chosen = sorted(members.pop(i), key=lambda m: m[0].name)
+            _write_tar(out / f"shared-{i}-data.tar", chosen)
+
+            def keep(name: str, i: int = i) -> bool:
+                return chunk_of(name) == i or _helper(name, package)
+            package_file = _assemble(out / f"{package}-shared-{i}.deb", _control_for(control_members, keep, True),
+                                     out / f"shared-{i}-data.tar", suffix)
+        parts.append(Chunk(keys[i], counts[i], package_file))
+    return Split(own, tuple(parts), tuple(leaks), files)
 
 
 class PassedCache:

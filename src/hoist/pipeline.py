@@ -12,6 +12,7 @@ import errno
 import shutil
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -55,9 +56,12 @@ def steps(targets: Targets) -> list[Step]:
     ]
 
 
-def prepare(ctx: Context, *, fetch: bool) -> ReleasePlan:
+def prepare(ctx: Context, *, fetch: bool, tag_check: bool = True) -> ReleasePlan:
     """Run the preflight checks and plan the release (no side effect but a fetch).
 
+    :param tag_check: ask the build backend for the planned tag's version
+        here (:func:`hoist.preflight.check_tag_version`); a release does it
+        while the targets are checked instead.
     :raises HoistError: whatever the checks find.
     """
     check_project(ctx.config)
@@ -70,7 +74,7 @@ def prepare(ctx: Context, *, fetch: bool) -> ReleasePlan:
     plan = make_plan(ctx.git, ctx.config, remote)
     if not plan.resume and complete_history(ctx.git, ctx.config, remote, origin, fetch=fetch):
         plan = make_plan(ctx.git, ctx.config, remote)
-    if not plan.resume:
+    if not plan.resume and tag_check:
         check_tag_version(ctx.config, ctx.runner, plan.tag, str(plan.version))
     return plan
 
@@ -151,7 +155,7 @@ def release(ctx: Context, confirm: Callable[[ReleasePlan], bool] | None = None) 
     attempts = max(1, ctx.config.push_retries)
     origin = ctx.targets.git
     for attempt in range(1, attempts + 1):
-        plan = prepare(ctx, fetch=True)
+        plan = prepare(ctx, fetch=True, tag_check=False)
         for note in plan.notes:
             ctx.ui.line(f"note: {note}", style="yellow")
         if plan.resume:
@@ -163,9 +167,16 @@ def release(ctx: Context, confirm: Callable[[ReleasePlan], bool] | None = None) 
                 raise NothingToDo(f"{plan.tag} is released and every target holds it", "`hoist status` shows each target")
             if plan.tag not in ctx.git.local_tags():
                 origin.fetch(f"refs/tags/{plan.tag}:refs/tags/{plan.tag}")
-        for target in ctx.targets.all:
-            target.prepare()
-            target.check(plan.ref(None))
+        # The backend's answer for the planned tag (a process of its own) while
+        # the targets are checked; both before anything changes.
+        with ThreadPoolExecutor(1) as pool:
+            tag_version = None if plan.resume else pool.submit(
+                check_tag_version, ctx.config, ctx.runner, plan.tag, str(plan.version))
+            for target in ctx.targets.all:
+                target.prepare()
+                target.check(plan.ref(None))
+            if tag_version is not None:
+                tag_version.result()
         if confirm is not None and attempt == 1 and not confirm(plan):
             return None
         work = Path(tempfile.mkdtemp(prefix=f"hoist-{ctx.config.package}-"))

@@ -79,7 +79,8 @@ class Deb:
             "DEB_BUILD_OPTIONS": "nocheck",
         }
         return DebPlan(
-            command=("dpkg-buildpackage", "-b", "-us", "-uc"),
+            # --no-pre-clean: the export is a fresh checkout of the tag, with nothing to clean.
+            command=("dpkg-buildpackage", "-b", "-us", "-uc", "--no-pre-clean"),
             package_file=f"{config.package}_{release.version}_<architecture>.deb",
             install_root=config.install_root,
             python=SYSTEM_PYTHON,

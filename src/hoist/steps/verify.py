@@ -5,12 +5,14 @@ path, ``twine check --strict`` passes on the sdist and wheel, and lintian
 reports no error on the .deb (the project's commented overrides in
 ``debian/<package>.lintian-overrides`` apply; the slow checks that cannot fail
 a virtualenv package are left out, see :data:`LINTIAN_SKIPPED_CHECKS`).
-lintian sees the package as two parts, the dependencies' files checked once
-per content (:mod:`hoist.lint`); twine and lintian run at the same time.
+lintian sees the package in parts, the dependencies' files checked once per
+content and side by side (:mod:`hoist.lint`); twine and lintian run at the
+same time.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -62,6 +64,7 @@ class VerifyPlan:
     version: str
     twine_check_command: tuple[str, ...]
     lintian_command: tuple[str, ...]
+    lintian_jobs: int
     targets: tuple[str, ...]
 
 
@@ -74,6 +77,8 @@ class Verify:
             version=str(release.version),
             twine_check_command=(sys.executable, "-m", "twine", "check", "--strict"),
             lintian_command=("lintian", "--fail-on", "error", "--tag-display-limit", "0", "-X", ",".join(LINTIAN_SKIPPED_CHECKS)),
+            # lintian checks one package on one core: the dependencies' files in as many parts as there are cores
+            lintian_jobs=max(1, len(os.sched_getaffinity(0))),
             targets=tuple(t.name for t in ctx.targets.all if t.kinds),
         )
 
@@ -98,7 +103,8 @@ class Verify:
             own = lint.own_top_levels(archive.read(record).decode())
         passed = lint.PassedCache(" ".join([lintian_version(), *plan.lintian_command]))
         parts = lint.split(deb, package, lint.shared_rule(ctx.config.install_root, own),
-                           [str(build_dir), str(ctx.root)], ctx.work / "lintian", passed.__contains__)
+                           [str(build_dir), str(ctx.root)], ctx.work / "lintian", passed.__contains__,
+                           chunks=plan.lintian_jobs)
         if parts.leaks:
             raise BuildError(
                 f"{deb.name} contains the build directory's path ({build_dir} or {ctx.root}) "
@@ -106,7 +112,7 @@ class Verify:
                 "the package would differ when built elsewhere; debian/rules must run $(HOIST_FIXUP) "
                 "after dh_virtualenv (run hoist init --force to get the current rules)",
             )
-        checked = [p for p in (parts.own, parts.shared) if p is not None]
+        checked = parts.packages
         with ThreadPoolExecutor(len(checked) + 1) as pool:
             twine = pool.submit(ctx.runner.run, [*plan.twine_check_command, str(made.artifact("sdist").path),
                                                  str(wheel)])
@@ -120,12 +126,13 @@ class Verify:
                 f"lintian found {len(errors)} error(s) in {deb.name}:\n  " + "\n  ".join(errors[:20]),
                 f"fix them, or override the ones inherent to a virtualenv in debian/{package}.lintian-overrides, each with a comment",
             )
-        if parts.shared is not None:
-            passed.add(parts.key, f"{deb.name}: {parts.shared_files} files\n")
-        if parts.shared_files:
-            ctx.ui.line(f"    lintian: {parts.files - parts.shared_files} files checked, and the dependencies' "
-                        f"{parts.shared_files} " + ("checked" if parts.shared is not None
-                                                     else "passed before with the same content"))
+        fresh = [c for c in parts.chunks if c.package is not None]
+        for chunk in fresh:
+            passed.add(chunk.key, f"{deb.name}: {chunk.files} files\n")
+        if parts.chunks:
+            ctx.ui.line(f"    lintian: {parts.files - parts.shared_files} files of the package's own, and "
+                        f"{parts.shared_files} of its dependencies: {sum(c.files for c in fresh)} checked, "
+                        f"{parts.shared_files - sum(c.files for c in fresh)} passed before with the same content")
         check_targets(ctx, release, made.artifacts, plan.targets)
         return made
 
