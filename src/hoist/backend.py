@@ -72,6 +72,10 @@ def tag_settings(pyproject: Mapping[str, Any]) -> list[str]:
     return [f"tool.{table}.{key}" for table, key in TAG_SETTINGS if tool_setting(pyproject, table, key) is not None]
 
 
+#: The files a build backend reads what it asks for from (see :meth:`BackendEnv.requires_for`).
+CONFIGURATION_FILES = ("pyproject.toml", "hatch.toml", "setup.py", "setup.cfg")
+
+
 class BackendEnv:
     """A virtualenv that holds a build backend's requirements, made once and
     shared by every check with the same requirements on this machine.
@@ -107,6 +111,33 @@ class BackendEnv:
                 building.rename(self.path)
         finally:
             shutil.rmtree(building, ignore_errors=True)
+
+    def requires_for(self, builder: ProjectBuilder, distribution: str) -> set[str]:
+        """What the backend asks for to build *distribution* (``sdist`` or
+        ``wheel``) of *builder*'s project (PEP 517
+        ``get_requires_for_build_*``), a hook run in a process of its own,
+        kept beside the virtualenv by the content of the files a backend
+        reads that answer from: ``pyproject.toml`` (every backend's settings,
+        PEP 621 and ``[tool]``), ``hatch.toml``, and setuptools' ``setup.py``
+        and ``setup.cfg`` (``setup_requires``).
+
+        :raises BuildBackendException: the hook failed.
+        """
+        digest = hashlib.sha256(distribution.encode())
+        for name in CONFIGURATION_FILES:
+            path = Path(builder.source_dir, name)
+            digest.update(f"\0{name}\0".encode() + (path.read_bytes() if path.is_file() else b"-"))
+        record = self.path / "hoist-requires" / f"{digest.hexdigest()[:32]}.json"
+        try:
+            return set(json.loads(record.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            pass
+        asked = set(builder.get_requires_for_build(distribution))
+        record.parent.mkdir(exist_ok=True)
+        partial = record.with_suffix(f".{os.getpid()}")
+        partial.write_text(json.dumps(sorted(asked)), encoding="utf-8")
+        os.replace(partial, record)
+        return asked
 
     def install(self, requirements: Iterable[str]) -> None:
         """Add what the backend asks for (``get_requires_for_build_wheel``,
@@ -203,12 +234,12 @@ def build_distributions(runner: Runner, project: Path, out: Path, epoch: int) ->
     with tempfile.TemporaryDirectory(prefix="hoist-sdist-") as tmp:
         try:
             builder = ProjectBuilder(project, python_executable=str(env.python), runner=hooks)
-            env.install(builder.get_requires_for_build("sdist"))
+            env.install(env.requires_for(builder, "sdist"))
             sdist = Path(builder.build("sdist", out))
             extract(sdist, Path(tmp))  # as build does, the wheel is built from the sdist
             (unpacked,) = [p for p in Path(tmp).iterdir() if p.is_dir()]
             builder = ProjectBuilder(unpacked, python_executable=str(env.python), runner=hooks)
-            env.install(builder.get_requires_for_build("wheel"))
+            env.install(env.requires_for(builder, "wheel"))
             wheel = Path(builder.build("wheel", out))
         except BuildBackendException as exc:
             cause = exc.exception
@@ -239,7 +270,7 @@ def version_of_tag(runner: Runner, top: Path, project: str, tag: str, pyproject:
                     "tag", "-a", tag, "-m", f"planned release {tag}"], cwd=source)
         builder = ProjectBuilder(source / project, python_executable=str(env.python), runner=_quiet_hook_runner(runner))
         try:
-            env.install(builder.get_requires_for_build("wheel"))
+            env.install(env.requires_for(builder, "wheel"))
             metadata = builder.metadata_path(Path(tmp, "metadata"))
         except BuildBackendException as exc:
             cause = exc.exception

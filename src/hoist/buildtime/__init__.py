@@ -9,3 +9,9 @@ and run as their own processes, in the build's environment.
 - :mod:`hoist.buildtime.shlibdeps`: dh_shlibdeps, its answer kept by content;
 - :mod:`hoist.buildtime.sbom`: the virtualenv's CycloneDX SBOM.
 """
+
+
+def sbom_path(package: str) -> str:
+    """The SBOM's path in the package *package*, without the leading ``/``:
+    with the package's documentation (Debian Policy §12.3)."""
+    return f"usr/share/doc/{package}/sbom.cdx.json"

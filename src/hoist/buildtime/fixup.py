@@ -47,7 +47,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from .sbom import make_sbom, sbom_path
+from . import sbom_path
+from .sbom import make_sbom
 
 #: Files that only describe the build host; removed with their RECORD lines.
 HOST_ONLY = ("direct_url.json", "uv_cache.json")

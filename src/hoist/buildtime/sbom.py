@@ -31,14 +31,9 @@ from packageurl import PackageURL
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+
 #: The CycloneDX specification version written.
 SCHEMA = SchemaVersion.V1_6
-
-def sbom_path(package: str) -> str:
-    """The SBOM's path in the package *package*, without the leading ``/``:
-    with the package's documentation (Debian Policy §12.3)."""
-    return f"usr/share/doc/{package}/sbom.cdx.json"
-
 
 def site_packages(venv: Path) -> Path:
     """The virtualenv's one ``lib/pythonX.Y/site-packages``.

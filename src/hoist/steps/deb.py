@@ -21,7 +21,7 @@ from pathlib import Path
 from uv import find_uv_bin
 
 from ..buildtime import pip_uv
-from ..buildtime.sbom import sbom_path
+from ..buildtime import sbom_path  # not .sbom: cyclonedx is slow to import, and needed at build time only
 from ..context import Context, ReleasePlan
 from ..errors import BuildError
 from ..manifest import Artifact, sha256_file
