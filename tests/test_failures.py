@@ -99,7 +99,7 @@ def test_a_release_whose_build_lacks_a_dependency_says_which(example_project, ho
     assert failed.returncode != 0
     # Found before anything is tagged: hoist installs the backend's requirements to ask it the version.
     assert re.search(r"error: pip could not install the build backend's requirements: command failed with exit "
-                     r"status 1: .* -m pip .* install .*no-such-dist-for-hoist==1.*\n  what failed:\n"
+                     r"status 1: .* -m pip wheel .*no-such-dist-for-hoist==1.*\n  what failed:\n"
                      r"  \| ERROR: Could not find a version that satisfies the requirement no-such-dist-for-hoist==1 "
                      r"\(from versions: none\)\n  \| ERROR: No matching distribution found for no-such-dist-for-hoist==1\n",
                      failed.output), failed.output

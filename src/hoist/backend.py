@@ -30,7 +30,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from build import BuildBackendException, ProjectBuilder
+from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
+from uv import find_uv_bin
 
 from .config import build_requires, cache_home, read_pyproject, tool_setting
 from .errors import BuildError, CommandError, HoistError, PreflightError
@@ -72,6 +74,9 @@ def tag_settings(pyproject: Mapping[str, Any]) -> list[str]:
     return [f"tool.{table}.{key}" for table, key in TAG_SETTINGS if tool_setting(pyproject, table, key) is not None]
 
 
+#: Where, in a backend's virtualenv, the wheels it was installed from are kept.
+STASH = "hoist-stash"
+
 #: The files a build backend reads what it asks for from (see :meth:`BackendEnv.requires_for`).
 CONFIGURATION_FILES = ("pyproject.toml", "hatch.toml", "setup.py", "setup.cfg")
 
@@ -106,7 +111,7 @@ class BackendEnv:
         building = Path(tempfile.mkdtemp(prefix=f".{self.path.name}-", dir=self.path.parent))
         try:
             venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(building)
-            self._install(building / "bin" / "python", self.requires)
+            self._install(building, self.requires)
             with contextlib.suppress(OSError):  # another check made it first: keep theirs
                 building.rename(self.path)
         finally:
@@ -156,21 +161,27 @@ class BackendEnv:
                 done = set()
             if set(wanted) <= done:
                 return
-            self._install(self.python, wanted)
+            self._install(self.path, wanted)
             written = record.with_suffix(".tmp")
             written.write_text(json.dumps(sorted(done | set(wanted))))
             os.replace(written, record)
 
-    def _install(self, python: Path, requirements: list[str]) -> None:
+    def _install(self, env: Path, requirements: list[str]) -> None:
+        """Collect the wheels of *requirements* and what they need with pip
+        (the machine's index settings and credentials, as for any pip) into
+        the virtualenv *env*'s stash, then install them from there alone with
+        uv: the source release takes its ``build/`` from that stash."""
         if not requirements:
             return
+        stash = env / STASH
         try:
-            self.runner.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
-                             "--disable-pip-version-check", *requirements], env={"COLUMNS": "1000"})
+            self.runner.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+                             "--wheel-dir", str(stash), *requirements], env={"COLUMNS": "1000"})
+            self.runner.run([find_uv_bin(), "pip", "install", "--quiet", "--python", str(env / "bin" / "python"),
+                             "--no-index", "--find-links", str(stash), *requirements], env={"UV_NO_PROGRESS": "1"})
         except CommandError as exc:
             raise PreflightError(f"pip could not install the build backend's requirements: {exc.message}",
                                  exc.hint) from None
-
 
     def installed(self) -> list[str]:
         """Every distribution in the virtualenv, as ``name==version`` pins sorted by name."""
@@ -179,9 +190,11 @@ class BackendEnv:
         return [f"{name}=={version}" for name, version in sorted(found, key=lambda nv: nv[0].lower())]
 
     def wheels(self) -> Path:
-        """A directory holding a wheel of exactly each distribution installed
-        here (``pip wheel --no-deps`` of :meth:`installed`), collected once
-        per installed set and kept beside the virtualenv.
+        """A directory holding the wheel of exactly each distribution
+        installed here (:meth:`installed`), taken from the stash the
+        virtualenv was installed from (``pip wheel --no-deps`` for any the
+        stash lacks, in a virtualenv an earlier hoist made), once per
+        installed set.
 
         :raises PreflightError: pip could not get one of them.
         """
@@ -194,9 +207,22 @@ class BackendEnv:
             if target.is_dir():
                 return target
             partial = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+            stashed = {}
+            for wheel in sorted((self.path / STASH).glob("*.whl")):
+                name, version, _, _ = parse_wheel_filename(wheel.name)
+                stashed[f"{name}=={version}"] = wheel
+            missing = []
+            for pin in pins:
+                name, _, version = pin.partition("==")
+                wheel = stashed.get(f"{canonicalize_name(name)}=={Version(version)}")
+                if wheel is None:
+                    missing.append(pin)
+                else:
+                    shutil.copyfile(wheel, partial / wheel.name)
             try:
-                self.runner.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
-                                 "--no-deps", "--wheel-dir", str(partial), *pins], env={"COLUMNS": "1000"})
+                if missing:
+                    self.runner.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+                                     "--no-deps", "--wheel-dir", str(partial), *missing], env={"COLUMNS": "1000"})
                 partial.rename(target)
             except CommandError as exc:
                 raise PreflightError(f"pip could not collect the build backend's wheels: {exc.message}",
