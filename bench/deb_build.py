@@ -1,45 +1,59 @@
 #!/usr/bin/env python3
-"""Benchmark of hoist's .deb build against plain dh-virtualenv (issue 5).
+"""Benchmark of hoist's release against plain dh-virtualenv (issues 5 and 12).
 
 Run from the repository, as root, on Debian 12::
 
-    .venv/bin/python bench/deb_build.py [--runs N] [--quick] [--keep] [--relock]
+    .venv/bin/python bench/deb_build.py [--runs N] [--quick] [--keep] [--relock] [--app NAME] [--only PART]
 
-A full run takes about 35 minutes on 2 cores (the large app's default build
-alone takes 3-5 minutes per run); ``--quick`` (the example app only, one run
-of each, the smaller scales) about 5.
+A full run takes about an hour on 2 cores (the Warehouse-scale app's default
+build alone takes about 5 minutes per run); ``--quick`` (the example app
+only, one run of each, the smaller scales) about 5.
 
-For two reference applications (the example app, ``examples/hello``, and
+For three reference applications (the example app, ``examples/hello``;
 ``bench/apps/large``, about 60 locked packages with manylinux wheels of
-psycopg2-binary, pillow, lxml, cryptography, pydantic-core, orjson...) it
-builds the .deb three ways, alternating run by run (a, b, c, r, a, b, c, r...):
+psycopg2-binary, pillow, lxml, cryptography, pydantic-core, orjson...; and
+``bench/apps/warehouse``, a small WSGI app on Warehouse's own 79 direct
+requirements, 184 locked distributions) it runs, alternating run by run
+(a, b, c, r, rc, a, b, c, r, rc...):
 
 (a) dh-virtualenv's defaults: ``debian/rules`` is ``dh $@ --with
     python-virtualenv`` plus the one override bookworm needs (``--builtin-venv
-    --python /usr/bin/python3``, ``/opt/<name>``); pip installs the lock and
-    the app's wheel from the index this machine's pip is configured with; the
-    venv holds pip and setuptools; xz; dh_strip_nondeterminism on every file.
-    pip's cache is warm (filled before the runs, untimed), as on a developer's
-    machine: this makes (a) faster, never slower.
+    --python /usr/bin/python3``, ``/opt/<name>``) and an empty
+    ``override_dh_dwz`` (dwz aborts on manylinux libraries, "Allocatable
+    section ... after non-allocatable ones": the least that lets the defaults
+    finish); pip installs the lock and the app's wheel from the index this
+    machine's pip is configured with; the venv holds pip and setuptools; xz;
+    dh_strip_nondeterminism on every file.  pip's cache is warm (filled
+    before the runs, untimed), as on a developer's machine: this makes (a)
+    faster, never slower.
 (b) hoist cold: hoist's Wheelhouse and Deb steps (driven through the library,
     as ``hoist rebuild`` does) with empty caches: a new ``XDG_CACHE_HOME``
-    (hoist's wheelhouse cache), ``PIP_CACHE_DIR`` and ``UV_CACHE_DIR`` per run.
-(c) hoist warm: the same steps with caches filled by earlier builds.
-(r) a whole warm ``hoist release --yes`` (sdist, wheel, .deb, checks,
-    publication to local targets in a temporary ``HOIST_HOME``), run as a
-    user runs it.
+    (hoist's caches), ``PIP_CACHE_DIR`` and ``UV_CACHE_DIR`` per run.
+(c) hoist warm: the same steps with caches filled by earlier builds; then,
+    untimed in (c), (f) the floor: the least any venv .deb build must do once
+    the venv is built, a copy of (c)'s staged venv tree, tarred and
+    compressed with the package's compressor.
+(r) a whole warm ``hoist release --yes`` (plan and checks, sdist, wheel,
+    wheelhouse, .deb, source release, lintian and twine check, checksums,
+    push, upload, apt publish, confirm) to local targets in a temporary
+    ``HOIST_HOME``, run as a user runs it.
+(rc) the same with empty caches (hoist's, pip's, uv's; the targets exist).
 
-Every run is a new commit (one source file of the app changed) and a new
-tag; the sdist and wheel are built (untimed) from a fresh export of the tag,
-and the .deb is built in that export with the app's own ``hoist init``-ed
-``debian/`` (for (a), its rules replaced).  Timed for (a), (b), (c): the .deb
-build alone (for (b)/(c): the Wheelhouse step plus the Deb step).
+Every run is a new commit (one source file of the app changed); for (a),
+(b), (c) a new tag whose sdist and wheel are built (untimed) from a fresh
+export, the .deb built in that export with the app's own ``hoist init``-ed
+``debian/`` (for (a), its rules replaced); timed: the .deb build alone (for
+(b)/(c): the Wheelhouse step plus the Deb step).  After the runs, on the
+release repository: ``hoist ci should-release`` on a release commit,
+``hoist release`` on a released HEAD (nothing to do) and ``hoist plan``
+with one commit to release.
 
 It then measures how a warm build grows with the number of locked packages
-(locks of about 10, 30, 60 and 120 packages, ``bench/apps/scale``), and how
-long hoist's apt publication (``aptly repo add``, ``snapshot create``,
-``publish switch``, through :class:`hoist.targets.aptly.Aptly`) takes with 1, 100 and
-1,000 versions of a package in the repository.
+(about 10, 30, 60 and 120 packages, ``bench/apps/scale``, and the
+Warehouse-scale lock), and how long hoist's apt publication (``aptly repo
+add``, ``snapshot create``, ``publish switch``, through
+:class:`hoist.targets.aptly.Aptly`) takes with 1, 100 and 1,000 versions of a
+package in the repository.
 
 Everything is built under a temporary directory (removed unless ``--keep``);
 the commands' output, with timestamps, goes to ``bench.log`` in it.

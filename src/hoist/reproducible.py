@@ -67,4 +67,4 @@ def extract(path: Path, into: Path) -> None:
             tar.extractall(into, members=members)
     except (OSError, tarfile.TarError) as exc:
         raise BuildError(f"cannot unpack {path}: {exc}",
-                         "give the <name>-<version>-source-release.tar.gz a release made") from None
+                         "the file is damaged, or not an sdist or source release that hoist made") from None
