@@ -550,10 +550,12 @@ class Releaser:
             env.update({"XDG_CACHE_HOME": str(cold / "xdg"), "PIP_CACHE_DIR": str(cold / "pip"),
                         "UV_CACHE_DIR": str(cold / "uv")})
         t0 = time.perf_counter()
-        out = sh(self.log, [PY, "-m", "hoist", "release", "--yes"], cwd=self.root, env=env).stdout
+        try:
+            out = sh(self.log, [PY, "-m", "hoist", "release", "--yes"], cwd=self.root, env=env).stdout
+        finally:
+            if cold is not None:
+                shutil.rmtree(cold, ignore_errors=True)
         seconds = time.perf_counter() - t0
-        if cold is not None:
-            shutil.rmtree(cold, ignore_errors=True)
         self.steps = {m.group(1): float(m.group(2)) for m in re.finditer(r"(?m)^ {4}(.+) done in ([0-9.]+) s$", out)}
         return seconds
 
@@ -833,8 +835,11 @@ def report(apps: list[AppResults], scale: list[tuple[int, int, list[Result]]], a
             p(f"{label:<10}{'':>7}{'':>6}  {key:<28}{r:>9.1f}{min(values):>7.1f}-{max(values):<6.1f}{r / a:>7.2f}"
               f"{a / r:>8.1f}x")
         r, rc = med(app.release), med(app.release_cold)
+        b = med([x.seconds for x in app.runs["b"]])
         sizes = [med([x.deb_size for x in app.runs[k]]) for k in ("b", "c")]
         targets += [
+            (f"{label}: warm .deb build >= 7x faster than (a)", a / c >= 7, f"{a / c:.1f}x"),
+            (f"{label}: cold .deb build >= 2x faster than (a)", a / b >= 2, f"{a / b:.1f}x"),
             (f"{label}: warm whole release <= 0.25 of (a)", r <= a / 4, f"{r:.1f} s vs {a:.1f} s = {r / a:.2f}"),
             (f"{label}: cold whole release <= 0.5 of (a)", rc <= a / 2, f"{rc:.1f} s vs {a:.1f} s = {rc / a:.2f}"),
             (f"{label}: .deb no larger than (a)'s", max(sizes) <= a_size,

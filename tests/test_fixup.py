@@ -55,6 +55,8 @@ def run_shlibdeps(tmp_path: Path, monkeypatch, status: bytes) -> tuple[int, str]
 
     (tmp_path / "status").write_bytes(status)
     monkeypatch.setattr(shlibdeps, "STATUS", tmp_path / "status")
+    if not (tmp_path / "debian" / "control").exists():
+        (tmp_path / "debian" / "control").write_text("Source: hello\n\nPackage: hello\nArchitecture: any\n")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     substvars = tmp_path / "debian" / "hello.substvars"
     substvars.write_text("misc:Depends=\nshlibs:Depends=stale\n")
@@ -79,3 +81,13 @@ def test_shlibdeps_runs_once_per_shared_objects_and_dpkg_status(tmp_path: Path, 
     elf.write_bytes(b"\x7fELF" + b"\1" * 60)  # another shared object
     assert run_shlibdeps(tmp_path, monkeypatch, b"Package: zlib1g\n") == (0, 2)
     assert run_shlibdeps(tmp_path, monkeypatch, b"Package: zlib1g\nVersion: 2\n") == (0, 3)  # dpkg changed
+
+
+def test_shlibdeps_of_several_binary_packages_runs_every_time(tmp_path: Path, monkeypatch) -> None:
+    staging = tmp_path / "debian" / "hello" / "lib"
+    staging.mkdir(parents=True)
+    (staging / "_speedups.so").write_bytes(b"\x7fELF" + b"\0" * 60)
+    (tmp_path / "debian" / "control").write_text(
+        "Source: hello\n\nPackage: hello\nArchitecture: any\n\nPackage: hello-tools\nArchitecture: any\n")
+    assert run_shlibdeps(tmp_path, monkeypatch, b"Package: zlib1g\n") == (0, 1)
+    assert run_shlibdeps(tmp_path, monkeypatch, b"Package: zlib1g\n") == (0, 2)

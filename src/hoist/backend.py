@@ -29,7 +29,7 @@ from importlib.metadata import PathDistribution, distributions
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from build import BuildBackendException, ProjectBuilder
+from build import BuildBackendException, BuildException, ProjectBuilder
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 from uv import find_uv_bin
@@ -77,8 +77,16 @@ def tag_settings(pyproject: Mapping[str, Any]) -> list[str]:
 #: Where, in a backend's virtualenv, the wheels it was installed from are kept.
 STASH = "hoist-stash"
 
-#: The files a build backend reads what it asks for from (see :meth:`BackendEnv.requires_for`).
-CONFIGURATION_FILES = ("pyproject.toml", "hatch.toml", "setup.py", "setup.cfg")
+#: Build backends whose answer to ``get_requires_for_build_*`` comes from the
+#: project's configuration files alone (their documentation: setuptools from
+#: ``pyproject.toml`` and ``setup.cfg`` when there is no ``setup.py``, hatchling
+#: from its build hooks' settings, the others ask for nothing); see
+#: :meth:`BackendEnv.requires_for`.
+CONFIGURATION_BACKENDS = ("setuptools.build_meta", "hatchling.build", "flit_core.buildapi", "flit_scm:buildapi",
+                          "poetry.core.masonry.api", "pdm.backend")
+
+#: The files those backends read it from.
+CONFIGURATION_FILES = ("pyproject.toml", "hatch.toml", "setup.cfg")
 
 
 class BackendEnv:
@@ -89,11 +97,17 @@ class BackendEnv:
     :param requires: ``[build-system] requires`` (PEP 518).
     """
 
-    def __init__(self, runner: Runner, requires: Sequence[str]) -> None:
+    def __init__(self, runner: Runner, requires: Sequence[str], project: str = "") -> None:
         self.runner = runner
-        key = json.dumps([sys.version_info[:3], sorted(requires)]).encode()
+        # One per project: what one project's backend asks for never reaches another's builds.
+        key = json.dumps([sys.version_info[:3], sorted(requires), project]).encode()
         self.path = cache_home() / "backends" / hashlib.sha256(key).hexdigest()[:16]
         self.requires = list(requires)
+
+    @classmethod
+    def of(cls, runner: Runner, pyproject: Mapping[str, Any]) -> BackendEnv:
+        """The virtualenv of the project described by *pyproject* (a parsed ``pyproject.toml``)."""
+        return cls(runner, build_requires(pyproject), str(pyproject.get("project", {}).get("name", "")))
 
     @property
     def python(self) -> Path:
@@ -120,17 +134,25 @@ class BackendEnv:
     def requires_for(self, builder: ProjectBuilder, distribution: str) -> set[str]:
         """What the backend asks for to build *distribution* (``sdist`` or
         ``wheel``) of *builder*'s project (PEP 517
-        ``get_requires_for_build_*``), a hook run in a process of its own,
-        kept beside the virtualenv by the content of the files a backend
-        reads that answer from: ``pyproject.toml`` (every backend's settings,
-        PEP 621 and ``[tool]``), ``hatch.toml``, and setuptools' ``setup.py``
-        and ``setup.cfg`` (``setup_requires``).
+        ``get_requires_for_build_*``, a hook run in a process of its own).
+
+        The answer is kept beside the virtualenv, by the content of
+        ``pyproject.toml`` and ``hatch.toml``, for the backends of
+        :data:`CONFIGURATION_BACKENDS`, which answer from those files alone;
+        others (a ``setup.py`` that can read anything, backends that look
+        for cmake or cargo on the machine, in-tree backends) are asked each time.
 
         :raises BuildBackendException: the hook failed.
         """
-        digest = hashlib.sha256(distribution.encode())
+        project = Path(builder.source_dir)
+        system = read_pyproject(project).get("build-system", {})
+        keep = (system.get("build-backend") in CONFIGURATION_BACKENDS and "backend-path" not in system
+                and not (project / "setup.py").exists())
+        if not keep:
+            return set(builder.get_requires_for_build(distribution))
+        digest = hashlib.sha256(f"{distribution}\0{system.get('build-backend')}".encode())
         for name in CONFIGURATION_FILES:
-            path = Path(builder.source_dir, name)
+            path = project / name
             digest.update(f"\0{name}\0".encode() + (path.read_bytes() if path.is_file() else b"-"))
         record = self.path / "hoist-requires" / f"{digest.hexdigest()[:32]}.json"
         try:
@@ -189,16 +211,15 @@ class BackendEnv:
         found = {(dist.metadata["Name"], dist.version) for dist in distributions(path=site)}
         return [f"{name}=={version}" for name, version in sorted(found, key=lambda nv: nv[0].lower())]
 
-    def wheels(self) -> Path:
-        """A directory holding the wheel of exactly each distribution
-        installed here (:meth:`installed`), taken from the stash the
-        virtualenv was installed from (``pip wheel --no-deps`` for any the
-        stash lacks, in a virtualenv an earlier hoist made), once per
-        installed set.
+    def wheels(self, pins: Sequence[str]) -> Path:
+        """A directory holding the wheel of exactly each of *pins*
+        (``name==version``, what :meth:`installed` gave when the build ran),
+        taken from the stash the virtualenv was installed from (``pip wheel
+        --no-deps`` for any the stash lacks, in a virtualenv an earlier hoist
+        made), once per set.
 
         :raises PreflightError: pip could not get one of them.
         """
-        pins = self.installed()
         target = self.path / "hoist-wheels" / hashlib.sha256("\n".join(pins).encode()).hexdigest()[:16]
         if target.is_dir():
             return target
@@ -207,19 +228,19 @@ class BackendEnv:
             if target.is_dir():
                 return target
             partial = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-            stashed = {}
-            for wheel in sorted((self.path / STASH).glob("*.whl")):
-                name, version, _, _ = parse_wheel_filename(wheel.name)
-                stashed[f"{name}=={version}"] = wheel
-            missing = []
-            for pin in pins:
-                name, _, version = pin.partition("==")
-                wheel = stashed.get(f"{canonicalize_name(name)}=={Version(version)}")
-                if wheel is None:
-                    missing.append(pin)
-                else:
-                    shutil.copyfile(wheel, partial / wheel.name)
             try:
+                stashed = {}
+                for wheel in sorted((self.path / STASH).glob("*.whl")):
+                    name, version, _, _ = parse_wheel_filename(wheel.name)
+                    stashed[(name, str(version))] = wheel
+                missing = []
+                for pin in pins:
+                    name, _, version = pin.partition("==")
+                    wheel = stashed.get((canonicalize_name(name), str(Version(version))))
+                    if wheel is None:
+                        missing.append(pin)
+                    else:
+                        shutil.copyfile(wheel, partial / wheel.name)
                 if missing:
                     self.runner.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
                                      "--no-deps", "--wheel-dir", str(partial), *missing], env={"COLUMNS": "1000"})
@@ -242,18 +263,19 @@ def _quiet_hook_runner(runner: Runner, env: Mapping[str, str] | None = None, str
     return run
 
 
-def build_distributions(runner: Runner, project: Path, out: Path, epoch: int) -> tuple[Path, Path]:
+def build_distributions(runner: Runner, project: Path, out: Path, epoch: int) -> tuple[Path, Path, BackendEnv, tuple[str, ...]]:
     """Build the sdist of *project*, then the wheel from the unpacked sdist,
     into *out*, as ``python -m build`` does (pypa/build's
     :class:`~build.ProjectBuilder`, PEP 517), but in the backend's cached
     virtualenv (:class:`BackendEnv`) instead of two new isolated ones.
 
     :param epoch: ``SOURCE_DATE_EPOCH`` for the backend (seconds).
-    :returns: the sdist and the wheel.
-    :raises BuildError: the backend failed; the message quotes its cause.
+    :returns: the sdist, the wheel, the virtualenv and what it held (``name==version``).
+    :raises BuildError: the backend failed, or the project's build settings
+        are wrong; the message quotes the cause.
     :raises PreflightError: its requirements could not be installed.
     """
-    env = BackendEnv(runner, build_requires(read_pyproject(project)))
+    env = BackendEnv.of(runner, read_pyproject(project))
     env.ensure()
     hooks = _quiet_hook_runner(runner, {"SOURCE_DATE_EPOCH": str(epoch), "COLUMNS": "1000"}, stream=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -263,8 +285,11 @@ def build_distributions(runner: Runner, project: Path, out: Path, epoch: int) ->
             env.install(env.requires_for(builder, "sdist"))
             sdist = Path(builder.build("sdist", out))
             extract(sdist, Path(tmp))  # as build does, the wheel is built from the sdist
-            (unpacked,) = [p for p in Path(tmp).iterdir() if p.is_dir()]
-            builder = ProjectBuilder(unpacked, python_executable=str(env.python), runner=hooks)
+            tops = [p for p in Path(tmp).iterdir() if p.is_dir()]
+            if len(tops) != 1:
+                raise BuildError(f"the sdist {sdist.name} holds {len(tops)} top directories, not one",
+                                 "check the build backend's sdist settings")
+            builder = ProjectBuilder(tops[0], python_executable=str(env.python), runner=hooks)
             env.install(env.requires_for(builder, "wheel"))
             wheel = Path(builder.build("wheel", out))
         except BuildBackendException as exc:
@@ -272,9 +297,9 @@ def build_distributions(runner: Runner, project: Path, out: Path, epoch: int) ->
             if isinstance(cause, HoistError):
                 raise BuildError(f"the build backend failed: {cause.message}", cause.hint) from None
             raise BuildError(f"the build backend failed: {cause}", "-v shows all of its output") from None
-        except ValueError as exc:  # no or several top directories in the sdist
-            raise BuildError(f"the sdist {sdist.name} does not unpack to one directory: {exc}") from None
-    return sdist, wheel
+        except BuildException as exc:  # pypa/build's own: a bad [build-system] table, a missing backend-path
+            raise BuildError(f"cannot build the project: {exc}", "check [build-system] in pyproject.toml") from None
+    return sdist, wheel, env, tuple(env.installed())
 
 
 def version_of_tag(runner: Runner, top: Path, project: str, tag: str, pyproject: Mapping[str, Any]) -> Version:
@@ -286,8 +311,7 @@ def version_of_tag(runner: Runner, top: Path, project: str, tag: str, pyproject:
     :raises PreflightError: the backend could not be installed or failed; the
         message carries its cause.
     """
-    requires = build_requires(pyproject)
-    env = BackendEnv(runner, requires)
+    env = BackendEnv.of(runner, pyproject)
     env.ensure()
     with tempfile.TemporaryDirectory(prefix="hoist-tag-check-") as tmp:
         source = Path(tmp, "src")

@@ -24,7 +24,9 @@ Each part carries the package's own ``control`` file, and its ``md5sums``
 lists exactly the part's files (lintian's ``md5sums`` check compares them);
 ``shlibs``, ``symbols`` and ``triggers``, which speak of the shared objects,
 go with the dependencies.  A package whose own part has shared objects too
-is checked whole.  Every part is compressed as the package is.  The same
+is checked whole.  Every part is assembled as ``debian/rules`` assembles the
+.deb (``ar``, members compressed with the package's compressor), so that
+lintian's checks of the container (deb(5)) see what the .deb is.  The same
 single pass over the data archive looks for the build path in every file
 (:attr:`Split.leaks`).
 """
@@ -209,18 +211,24 @@ def split(deb: Path, package: str, shared: Callable[[str], str | None], build_pa
     suffix = next((Path(n).suffix for n in debfile.getnames() if n.startswith("data.tar")), "")
     suffix = suffix if suffix in COMPRESSORS and suffix != ".tar" else ""
     control_members = _control_members(debfile)
-    control = next((d for m, d in control_members if m.name.lstrip("./") == "control"), None) or b""
 
     def chunk_of(name: str) -> int | None:
         top = shared(name)
         return None if top is None else zlib.crc32(top.encode()) % chunks
 
     needles = [p.encode() for p in build_paths]
-    # What the whole package says of itself, but its version (which every release changes).
-    common = hashlib.sha256(f"{chunks}\n".encode() + b"".join(
-        line for line in control.splitlines(keepends=True) if not line.startswith((b"Version:", b"Installed-Size:"))))
+    # What the package says of itself (every control file but md5sums, which
+    # is each part's own, and the version, which every release changes).
+    common = hashlib.sha256(f"{chunks}\n".encode())
+    for member, content in sorted(control_members, key=lambda m: m[0].name):
+        if member.name.lstrip("./") == "md5sums":
+            continue
+        lines = (content or b"").splitlines(keepends=True)
+        common.update(json.dumps([member.name, member.mode]).encode() + b"".join(
+            line for line in lines if not line.startswith((b"Version:", b"Installed-Size:"))) + b"\n")
     digests = [hashlib.sha256() for _ in range(chunks)]
     counts = [0] * chunks
+    held = [False] * chunks
     leaks, own_members, helpers = [], [], []
     files = 0
     own_objects = False
@@ -235,7 +243,9 @@ def split(deb: Path, package: str, shared: Callable[[str], str | None], build_pa
             index = chunk_of(member.name)
             if index is not None:
                 counts[index] += member.isfile()
+                held[index] = True
                 digests[index].update(json.dumps([member.name, member.type.decode(), member.mode, member.linkname,
+                                                  member.uid, member.gid, member.uname, member.gname,
                                                   hashlib.sha256(content).hexdigest() if content is not None else ""]
                                                  ).encode() + b"\n")
                 continue
@@ -246,7 +256,7 @@ def split(deb: Path, package: str, shared: Callable[[str], str | None], build_pa
                                          ).encode() + b"\n")
             if _helper(member.name, package) or member.isdir():
                 helpers.append((member, content))
-    if not any(counts) or own_objects:
+    if not any(held) or own_objects:
         # Nothing to share, or shared objects of its own that the control
         # files (shlibs) speak of with the dependencies': checked whole.
         return Split(deb, (), tuple(leaks), files)
@@ -254,7 +264,7 @@ def split(deb: Path, package: str, shared: Callable[[str], str | None], build_pa
     own = _assemble(out / f"{package}-own.deb", _control_for(control_members, lambda n: chunk_of(n) is None, False),
                      out / "own-data.tar", suffix)
     keys = [hashlib.sha256(common.digest() + d.digest() + f"{i}".encode()).hexdigest() for i, d in enumerate(digests)]
-    wanted = {i for i in range(chunks) if counts[i] and not is_known(keys[i])}
+    wanted = {i for i in range(chunks) if held[i] and not is_known(keys[i])}
     members: dict[int, list] = {i: list(helpers) for i in wanted}
     if wanted:
         with DebFile(str(deb)).data.tgz() as data:
@@ -264,7 +274,7 @@ def split(deb: Path, package: str, shared: Callable[[str], str | None], build_pa
                     members[index].append((member, data.extractfile(member).read() if member.isfile() else None))
     parts = []
     for i in range(chunks):
-        if not counts[i]:
+        if not held[i]:
             continue
         package_file = None
         if i in wanted:

@@ -141,5 +141,5 @@ def check_tag_version(config: Config, runner: Runner, tag: str, version: str) ->
         f"{config.version_backend} gives the planned tag {tag} the version {built}, not {version}",
         f"what decides it: {', '.join(deciders)}; a committed PKG-INFO or version file fixes the version "
         "whatever the tag says (remove it from git), and the backend's tag pattern must read "
-        f"{tag} as {version}; nothing was changed",
+        f"{tag} as {version}; nothing was tagged or published",
     )

@@ -45,6 +45,18 @@ class Wheelhouse:
 
 
 @dataclass(frozen=True)
+class BuildBackend:
+    """The build backend's virtualenv as the sdist and wheel were built in it.
+
+    :ivar environment: the virtualenv (:class:`hoist.backend.BackendEnv`).
+    :ivar pins: every distribution it held, ``name==version``.
+    """
+
+    environment: Path
+    pins: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Installed:
     """The distributions in the .deb's virtualenv, as ``(name, version)``, sorted."""
 

@@ -28,10 +28,10 @@ from packaging.version import Version
 
 from ..context import Context, ReleasePlan
 from ..backend import BackendEnv, build_distributions, version_overrides
-from ..config import build_requires, read_pyproject
+from ..config import read_pyproject
 from ..errors import BuildError
 from ..manifest import Artifact
-from ..products import Export, Products
+from ..products import BuildBackend, Export, Products
 from ..reproducible import normalize_sdist
 
 
@@ -100,7 +100,7 @@ class Build:
             tag=release.tag,
             source_date_epoch=int(release.moment.timestamp()),
             backend=pyproject.get("build-system", {}).get("build-backend", "setuptools.build_meta:__legacy__"),
-            environment=str(BackendEnv(ctx.runner, build_requires(pyproject)).path),
+            environment=str(BackendEnv.of(ctx.runner, pyproject).path),
             sdist=f"{canonicalize_name(ctx.config.name).replace('-', '_')}-{release.version}.tar.gz",
         )
 
@@ -119,11 +119,11 @@ class Build:
         out = ctx.work / "python"
         set_mtimes(source, epoch)
         project = source / ctx.subdir
-        sdist, wheel = build_distributions(ctx.runner, project, out, epoch)
+        sdist, wheel, env, pins = build_distributions(ctx.runner, project, out, epoch)
         ctx.dist.mkdir(parents=True, exist_ok=True)
         if plan.normalise_sdist:
             normalize_sdist(sdist, epoch)
-        built = [Export(project, epoch)]
+        built = [Export(project, epoch), BuildBackend(env.path, pins)]
         tree = plan.tag if ctx.subdir == "." else f"{plan.tag}:{ctx.subdir}"  # paths relative to the project
         tracked = ctx.git.out("ls-tree", "-r", "--name-only", tree).splitlines()
         for kind, path in (("sdist", sdist), ("wheel", wheel)):

@@ -33,11 +33,11 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from ..backend import BackendEnv
-from ..config import build_requires, read_pyproject
+from ..config import read_pyproject
 from ..context import Context, ReleasePlan
 from ..errors import BuildError
 from ..manifest import Artifact, sha256_file
-from ..products import Export, Products, Wheelhouse
+from ..products import BuildBackend, Export, Products, Wheelhouse
 from ..reproducible import extract
 
 #: The description inside a source release.
@@ -82,8 +82,9 @@ class SourceRelease:
     def run(self, ctx: Context, release: ReleasePlan, plan: SourceReleasePlan, made: Products) -> Products:
         assert ctx.work is not None
         export, house = made.get(Export), made.get(Wheelhouse)
-        # The virtualenv the Build step built in, with what the backend asked for.
-        build = BackendEnv(ctx.runner, build_requires(read_pyproject(export.path))).wheels()
+        # What the backend's virtualenv held when the Build step built in it.
+        backend = made.get(BuildBackend)
+        build = BackendEnv.of(ctx.runner, read_pyproject(export.path)).wheels(backend.pins)
         app = made.artifact("wheel")
         files: dict[str, Path | bytes] = {made.artifact("sdist").filename: made.artifact("sdist").path}
         wheels = {w.name: w for w in sorted(house.directory.glob("*.whl"))

@@ -99,9 +99,13 @@ class Verify:
         assert ctx.work is not None
         wheel = made.artifact("wheel").path
         with zipfile.ZipFile(wheel) as archive:
-            record = next(n for n in archive.namelist() if n.endswith(".dist-info/RECORD"))
-            own = lint.own_top_levels(archive.read(record).decode())
-        passed = lint.PassedCache(" ".join([lintian_version(), *plan.lintian_command]))
+            # The wheel's own RECORD (PEP 427: <name>-<version>.dist-info/ at the top), not a vendored one.
+            records = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/RECORD")]
+            if len(records) != 1:
+                raise BuildError(f"{wheel.name} has {len(records)} .dist-info/RECORD at its top, not one",
+                                 "the wheel is malformed: check the build backend")
+            own = lint.own_top_levels(archive.read(records[0]).decode())
+        passed = lint.PassedCache(" ".join([lintian_setting(), *plan.lintian_command]))
         parts = lint.split(deb, package, lint.shared_rule(ctx.config.install_root, own),
                            [str(build_dir), str(ctx.root)], ctx.work / "lintian", passed.__contains__,
                            chunks=plan.lintian_jobs)
@@ -121,7 +125,13 @@ class Verify:
             results = [future.result() for future in lintian]
         errors = [line for result in results if not result.ok
                   for line in result.stdout.splitlines() if line.startswith("E:")]
-        if any(not result.ok for result in results):
+        failed = [(part, result) for part, result in zip(checked, results) if not result.ok]
+        if failed and not errors:  # lintian itself failed: say where, with what it said
+            part, result = failed[0]
+            raise BuildError(f"lintian failed on {part.name} (a part of {deb.name}), exit status {result.returncode}:"
+                             "\n  " + "\n  ".join((result.stdout + result.stderr).strip().splitlines()[-10:]),
+                             "run it again with -v to see the whole output")
+        if failed:
             raise BuildError(
                 f"lintian found {len(errors)} error(s) in {deb.name}:\n  " + "\n  ".join(errors[:20]),
                 f"fix them, or override the ones inherent to a virtualenv in debian/{package}.lintian-overrides, each with a comment",
@@ -137,10 +147,21 @@ class Verify:
         return made
 
 
-def lintian_version() -> str:
-    """The installed lintian's version (dpkg's database), for :class:`hoist.lint.PassedCache`."""
-    return subprocess.run(["dpkg-query", "--showformat=${Version}", "--show", "lintian"],
-                          capture_output=True, text=True, check=False).stdout.strip()
+def lintian_setting() -> str:
+    """What a lintian result depends on besides the package, for
+    :class:`hoist.lint.PassedCache`: the versions of lintian and of the tools
+    it runs on each file (``file``, binutils' ``readelf`` and ``strings``),
+    and the vendor whose profile it uses (``dpkg-vendor``).
+
+    :raises BuildError: dpkg cannot tell.
+    """
+    versions = subprocess.run(["dpkg-query", "--showformat=${Package} ${Version}\n", "--show", "lintian", "file",
+                               "binutils"], capture_output=True, text=True, check=False)
+    vendor = subprocess.run(["dpkg-vendor", "--query", "Vendor"], capture_output=True, text=True, check=False)
+    if versions.returncode != 0 or vendor.returncode != 0:
+        raise BuildError("dpkg cannot tell the versions of lintian, file and binutils, or the vendor: "
+                         f"{(versions.stderr + vendor.stderr).strip()}", "install lintian (ci/bootstrap does)")
+    return f"{versions.stdout.strip()} vendor {vendor.stdout.strip()}"
 
 
 def check_targets(ctx: Context, release: ReleasePlan, artifacts: tuple[Artifact, ...], names: tuple[str, ...]) -> None:
