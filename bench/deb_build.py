@@ -416,8 +416,7 @@ def floor_seconds(venv: Path, compression: str, scratch: Path) -> float:
     the built venv tree and compress it (a tar, with the package's compressor)."""
     scratch.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    copy = scratch / venv.name
-    shutil.copytree(venv, copy, symlinks=True)
+    subprocess.run(["cp", "-a", str(venv), str(scratch / venv.name)], check=True)  # coreutils: faster than copytree
     subprocess.run(["tar", "-C", str(scratch), "-cf", str(scratch / "data.tar"), venv.name], check=True)
     if compression in COMPRESS:
         subprocess.run([*COMPRESS[compression], str(scratch / "data.tar")], check=True)

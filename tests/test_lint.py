@@ -22,7 +22,7 @@ LINTIAN = ["lintian", "--fail-on", "error", "--tag-display-limit", "0"]
 
 
 def make_deb(tmp: Path, overrides: str, dependency_text: str = "VALUE = 1\n", build_path: str = "",
-             extra: dict[str, str] | None = None) -> Path:
+             extra: dict[str, str] | None = None, version: str = "1.0", shlibs: bool = False) -> Path:
     tree = tmp / "tree"
     files = {**(extra or {}),
         f"{SITE}/demo_app/__init__.py": "from .main import run\n",
@@ -45,12 +45,14 @@ def make_deb(tmp: Path, overrides: str, dependency_text: str = "VALUE = 1\n", bu
                   b" -- Demo <demo@example.org>  Wed, 02 Dec 2026 12:00:00 +0000\n")
     (tree / "DEBIAN").mkdir()
     (tree / "DEBIAN/control").write_text(
-        "Package: demo-app\nVersion: 1.0\nArchitecture: all\nMaintainer: Demo <demo@example.org>\n"
+        f"Package: demo-app\nVersion: {version}\nArchitecture: all\nMaintainer: Demo <demo@example.org>\n"
         "Section: misc\nPriority: optional\nDescription: demo application\n a virtualenv package for the test.\n")
+    if shlibs:  # as dh_makeshlibs writes it for a shared object: with the release's version
+        (tree / "DEBIAN/shlibs").write_text(f"libdemo 1 demo-app (>= {version})\n")
     sums = "".join(f"{hashlib.md5(p.read_bytes()).hexdigest()}  {p.relative_to(tree)}\n"
                    for p in sorted(tree.rglob("*")) if p.is_file() and "DEBIAN" not in p.parts)
     (tree / "DEBIAN/md5sums").write_text(sums)
-    deb = tmp / "demo-app_1.0_all.deb"
+    deb = tmp / f"demo-app_{version}_all.deb"
     subprocess.run(["dpkg-deb", "--root-owner-group", "-Zzstd", "--build", str(tree), str(deb)],
                    check=True, stdout=subprocess.DEVNULL)
     return deb
@@ -121,6 +123,9 @@ def test_the_key_follows_the_dependencies_content_and_not_the_application(tmp_pa
     overrides_changed = split(make_deb(tmp_path / "d", OVERRIDE_ALL + "# more\n"), tmp_path / "d" / "parts")
     key = first.chunks[0].key
     assert app_changed.chunks[0].key == key
+    releases = [split(make_deb(tmp_path / v, OVERRIDE_ALL, version=v, shlibs=True), tmp_path / v / "parts")
+                for v in ("1.0", "1.1")]
+    assert releases[0].chunks[0].key == releases[1].chunks[0].key != key  # shlibs counts, but not the version in it
     assert len({key, dep_changed.chunks[0].key, overrides_changed.chunks[0].key}) == 3
     passed = lint.PassedCache("lintian 2.116 -X x")
     assert key not in passed

@@ -16,9 +16,10 @@ as packages that together hold each of its files:
   package's copyright, changelog and lintian overrides.  A chunk is checked
   once for each content: its passing is kept under
   ``$XDG_CACHE_HOME/hoist/lintian/``, keyed by the sha256 of each of its
-  members (name, type, mode, content or link target), the copyright file,
-  the overrides, the control file but its version, the lintian version and
-  its options.  A failing result is never kept.
+  members (name, type, mode, owner, content or link target), the copyright
+  file, the overrides, the control files (but md5sums) with the package's
+  version taken out, the versions of lintian and the tools it runs, the
+  vendor, and lintian's options.  A failing result is never kept.
 
 Each part carries the package's own ``control`` file, and its ``md5sums``
 lists exactly the part's files (lintian's ``md5sums`` check compares them);
@@ -47,6 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from debian.deb822 import Deb822
 from debian.debfile import DebFile
 
 from .config import cache_home
@@ -217,15 +219,18 @@ def split(deb: Path, package: str, shared: Callable[[str], str | None], build_pa
         return None if top is None else zlib.crc32(top.encode()) % chunks
 
     needles = [p.encode() for p in build_paths]
-    # What the package says of itself (every control file but md5sums, which
-    # is each part's own, and the version, which every release changes).
+    # What the package says of itself: every control file but md5sums (each
+    # part's own), without what every release changes: its version (in
+    # control, and in shlibs and symbols: "(>= <version>)") and Installed-Size.
+    control = next((d for m, d in control_members if m.name.lstrip("./") == "control"), None) or b""
+    version = Deb822(control.decode("utf-8", "replace")).get("Version", "\0").encode()
     common = hashlib.sha256(f"{chunks}\n".encode())
     for member, content in sorted(control_members, key=lambda m: m[0].name):
         if member.name.lstrip("./") == "md5sums":
             continue
-        lines = (content or b"").splitlines(keepends=True)
+        lines = (content or b"").replace(version, b"@VERSION@").splitlines(keepends=True)
         common.update(json.dumps([member.name, member.mode]).encode() + b"".join(
-            line for line in lines if not line.startswith((b"Version:", b"Installed-Size:"))) + b"\n")
+            line for line in lines if not line.startswith(b"Installed-Size:")) + b"\n")
     digests = [hashlib.sha256() for _ in range(chunks)]
     counts = [0] * chunks
     held = [False] * chunks
