@@ -10,8 +10,10 @@ pypa/build, falling back to a wheel build where a backend lacks the hook) in a
 throwaway clone of HEAD that carries the planned tag.  The backend's
 requirements (``[build-system] requires``, then what the backend asks for)
 are installed once into a virtualenv cached under
-``$XDG_CACHE_HOME/hoist/backends/``, keyed by those requirements and the
-Python version, so a warm check takes about a second.
+``$XDG_CACHE_HOME/hoist/backends/``, keyed by those requirements, the
+project's name and the Python version, so a warm check takes about a
+second.  The release's sdist and wheel are built in the same virtualenv
+(:func:`build_distributions`).
 """
 
 from __future__ import annotations
@@ -90,8 +92,9 @@ CONFIGURATION_FILES = ("pyproject.toml", "hatch.toml", "setup.cfg")
 
 
 class BackendEnv:
-    """A virtualenv that holds a build backend's requirements, made once and
-    shared by every check with the same requirements on this machine.
+    """A virtualenv that holds a build backend's requirements, made once
+    for each project and set of requirements on this machine, and used by the
+    plan's tag check and by the build.
 
     :param runner: runs pip (its output is shown with ``-v``).
     :param requires: ``[build-system] requires`` (PEP 518).
@@ -137,7 +140,7 @@ class BackendEnv:
         ``get_requires_for_build_*``, a hook run in a process of its own).
 
         The answer is kept beside the virtualenv, by the content of
-        ``pyproject.toml`` and ``hatch.toml``, for the backends of
+        :data:`CONFIGURATION_FILES`, for the backends of
         :data:`CONFIGURATION_BACKENDS`, which answer from those files alone;
         others (a ``setup.py`` that can read anything, backends that look
         for cmake or cargo on the machine, in-tree backends) are asked each time.
