@@ -18,17 +18,15 @@ asked again.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from .config import cache_home
+from .config import cache_home, kept
 from .runner import Runner
 
 #: Where apt keeps its lists, the Contents indexes among them (apt.conf(5), Dir::State::lists).
@@ -61,8 +59,6 @@ class Taken:
         return f"{self.what} is Debian's ({', '.join(self.owners)})"
 
 
-
-
 def _remembered(question: object, answer: Callable[[], T]) -> T:
     """*answer()*, kept for the same *question* (JSON) while apt's lists are unchanged."""
     try:
@@ -70,18 +66,7 @@ def _remembered(question: object, answer: Callable[[], T]) -> T:
     except OSError:
         return answer()
     key = hashlib.sha256(json.dumps([question, lists]).encode()).hexdigest()[:32]
-    cached = cache_home() / "archive" / f"{key}.json"
-    try:
-        return json.loads(cached.read_text())["answer"]
-    except (OSError, ValueError, KeyError):
-        pass
-    value = answer()
-    with contextlib.suppress(OSError):
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"answer": value}))
-        os.replace(partial, cached)
-    return value
+    return kept(cache_home() / "archive" / f"{key}.json", answer)
 
 
 class Archive:

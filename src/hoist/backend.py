@@ -27,7 +27,7 @@ import sys
 import tempfile
 import venv
 from collections.abc import Iterable, Mapping, Sequence
-from importlib.metadata import PathDistribution, distributions
+from importlib.metadata import PathDistribution
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -36,7 +36,8 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 from uv import find_uv_bin
 
-from .config import build_requires, cache_home, read_pyproject, tool_setting
+from .buildtime import venv_distributions
+from .config import build_requires, cache_home, kept, read_pyproject, tool_setting
 from .errors import BuildError, CommandError, HoistError, PreflightError
 from .flock import file_lock
 from .reproducible import extract
@@ -158,16 +159,7 @@ class BackendEnv:
             path = project / name
             digest.update(f"\0{name}\0".encode() + (path.read_bytes() if path.is_file() else b"-"))
         record = self.path / "hoist-requires" / f"{digest.hexdigest()[:32]}.json"
-        try:
-            return set(json.loads(record.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            pass
-        asked = set(builder.get_requires_for_build(distribution))
-        record.parent.mkdir(exist_ok=True)
-        partial = record.with_suffix(f".{os.getpid()}")
-        partial.write_text(json.dumps(sorted(asked)), encoding="utf-8")
-        os.replace(partial, record)
-        return asked
+        return set(kept(record, lambda: sorted(builder.get_requires_for_build(distribution))))
 
     def install(self, requirements: Iterable[str]) -> None:
         """Add what the backend asks for (``get_requires_for_build_wheel``,
@@ -210,9 +202,7 @@ class BackendEnv:
 
     def installed(self) -> list[str]:
         """Every distribution in the virtualenv, as ``name==version`` pins sorted by name."""
-        site = [str(p) for p in sorted(self.path.glob("lib/python3*/site-packages"))]
-        found = {(dist.metadata["Name"], dist.version) for dist in distributions(path=site)}
-        return [f"{name}=={version}" for name, version in sorted(found, key=lambda nv: nv[0].lower())]
+        return [f"{name}=={version}" for name, version in venv_distributions(self.path)]
 
     def wheels(self, pins: Sequence[str]) -> Path:
         """A directory holding the wheel of exactly each of *pins*
@@ -266,14 +256,14 @@ def _quiet_hook_runner(runner: Runner, env: Mapping[str, str] | None = None, str
     return run
 
 
-def build_distributions(runner: Runner, project: Path, out: Path, epoch: int) -> tuple[Path, Path, BackendEnv, tuple[str, ...]]:
+def build_distributions(runner: Runner, project: Path, out: Path, epoch: int) -> tuple[Path, Path, tuple[str, ...]]:
     """Build the sdist of *project*, then the wheel from the unpacked sdist,
     into *out*, as ``python -m build`` does (pypa/build's
     :class:`~build.ProjectBuilder`, PEP 517), but in the backend's cached
     virtualenv (:class:`BackendEnv`) instead of two new isolated ones.
 
     :param epoch: ``SOURCE_DATE_EPOCH`` for the backend (seconds).
-    :returns: the sdist, the wheel, the virtualenv and what it held (``name==version``).
+    :returns: the sdist, the wheel, and what the virtualenv held (``name==version``).
     :raises BuildError: the backend failed, or the project's build settings
         are wrong; the message quotes the cause.
     :raises PreflightError: its requirements could not be installed.
@@ -302,7 +292,7 @@ def build_distributions(runner: Runner, project: Path, out: Path, epoch: int) ->
             raise BuildError(f"the build backend failed: {cause}", "-v shows all of its output") from None
         except BuildException as exc:  # pypa/build's own: a bad [build-system] table, a missing backend-path
             raise BuildError(f"cannot build the project: {exc}", "check [build-system] in pyproject.toml") from None
-    return sdist, wheel, env, tuple(env.installed())
+    return sdist, wheel, tuple(env.installed())
 
 
 def version_of_tag(runner: Runner, top: Path, project: str, tag: str, pyproject: Mapping[str, Any]) -> Version:

@@ -10,22 +10,26 @@ registers (:mod:`hoist.targets`).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import json
 import os
 import platform
 import posixpath
 import re
 import shlex
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from .errors import ConfigError
+
+T = TypeVar("T")
 
 #: Build backends (or their plugins) that take the version from git tags,
 #: keyed by canonical distribution name as listed in ``[build-system] requires``.
@@ -347,6 +351,24 @@ def host_codename() -> str:
 def cache_home() -> Path:
     """hoist's cache directory, ``$XDG_CACHE_HOME/hoist`` (XDG Base Directory Specification)."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hoist"
+
+
+def kept(path: Path, answer: Callable[[], T]) -> T:
+    """*answer()*, kept as JSON at *path*: read from there when it is there,
+    else computed and written there whole (a new file renamed into place), so
+    that concurrent runs never read half of one; a cache that cannot be
+    written is left unwritten."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["answer"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    value = answer()
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps({"answer": value}), encoding="utf-8")
+        os.replace(partial, path)
+    return value
 
 
 def tool_setting(pyproject: Mapping[str, Any], table: str, key: str) -> Any:

@@ -295,9 +295,9 @@ def split(deb: Path, package: str, shared: Callable[[str], str | None], build_pa
 
 
 class PassedCache:
-    """The content keys whose shared part lintian passed, one file each under
-    ``$XDG_CACHE_HOME/hoist/lintian/``; *salt* (lintian's version and options)
-    is part of every key."""
+    """The content keys of the chunks lintian passed, one file each under
+    ``$XDG_CACHE_HOME/hoist/lintian/``; *salt* (the versions of lintian and
+    its tools, the vendor, lintian's options) is part of every key."""
 
     def __init__(self, salt: str) -> None:
         self.directory = cache_home() / "lintian"

@@ -46,13 +46,12 @@ class Wheelhouse:
 
 @dataclass(frozen=True)
 class BuildBackend:
-    """The build backend's virtualenv as the sdist and wheel were built in it.
+    """What the build backend's virtualenv (:class:`hoist.backend.BackendEnv`)
+    held when the sdist and wheel were built in it.
 
-    :ivar environment: the virtualenv (:class:`hoist.backend.BackendEnv`).
-    :ivar pins: every distribution it held, ``name==version``.
+    :ivar pins: every distribution, ``name==version``.
     """
 
-    environment: Path
     pins: tuple[str, ...]
 
 

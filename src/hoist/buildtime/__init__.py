@@ -10,6 +10,19 @@ and run as their own processes, in the build's environment.
 - :mod:`hoist.buildtime.sbom`: the virtualenv's CycloneDX SBOM.
 """
 
+from __future__ import annotations
+
+from importlib.metadata import distributions
+from pathlib import Path
+
+
+def venv_distributions(venv: Path) -> list[tuple[str, str]]:
+    """Name and version of every distribution installed in the virtualenv
+    *venv* (its ``lib/python3*/site-packages``), sorted by name."""
+    site = [str(p) for p in sorted(venv.glob("lib/python3*/site-packages"))]
+    found = {(dist.metadata["Name"], dist.version) for dist in distributions(path=site)}
+    return sorted(found, key=lambda nv: nv[0].lower())
+
 
 def sbom_path(package: str) -> str:
     """The SBOM's path in the package *package*, without the leading ``/``:

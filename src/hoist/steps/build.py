@@ -119,11 +119,11 @@ class Build:
         out = ctx.work / "python"
         set_mtimes(source, epoch)
         project = source / ctx.subdir
-        sdist, wheel, env, pins = build_distributions(ctx.runner, project, out, epoch)
+        sdist, wheel, pins = build_distributions(ctx.runner, project, out, epoch)
         ctx.dist.mkdir(parents=True, exist_ok=True)
         if plan.normalise_sdist:
             normalize_sdist(sdist, epoch)
-        built = [Export(project, epoch), BuildBackend(env.path, pins)]
+        built = [Export(project, epoch), BuildBackend(pins)]
         tree = plan.tag if ctx.subdir == "." else f"{plan.tag}:{ctx.subdir}"  # paths relative to the project
         tracked = ctx.git.out("ls-tree", "-r", "--name-only", tree).splitlines()
         for kind, path in (("sdist", sdist), ("wheel", wheel)):

@@ -15,13 +15,12 @@ import json
 import shutil
 import sys
 from dataclasses import dataclass
-from importlib.metadata import distributions
 from pathlib import Path
 
 from uv import find_uv_bin
 
 from ..buildtime import pip_uv
-from ..buildtime import sbom_path  # not .sbom: cyclonedx is slow to import, and needed at build time only
+from ..buildtime import sbom_path, venv_distributions  # not .sbom: cyclonedx is slow to import, and needed at build time only
 from ..context import Context, ReleasePlan
 from ..errors import BuildError
 from ..manifest import Artifact, sha256_file
@@ -35,13 +34,7 @@ SBOM_MARKER = "dh_compress -X.cdx.json"
 
 def installed_distributions(staging: Path, install_root: str) -> Installed:
     """Name and version of every distribution in the staged virtualenv, sorted."""
-    venv = staging / install_root.lstrip("/")
-    site = sorted(venv.glob("lib/python3*/site-packages"))
-    found = {
-        (dist.metadata["Name"], dist.version)
-        for dist in distributions(path=[str(p) for p in site])
-    }
-    return Installed(tuple(sorted(found, key=lambda nv: nv[0].lower())))
+    return Installed(tuple(venv_distributions(staging / install_root.lstrip("/"))))
 
 
 @dataclass(frozen=True)

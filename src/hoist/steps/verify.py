@@ -13,7 +13,6 @@ same time.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from ..decisions import lost_race
 from ..errors import BuildError, ConflictError, PushRejectedError
 from ..manifest import Artifact
 from ..products import Export, Products
+from ..runner import Runner
 from ..targets import CONFLICT
 
 #: lintian checks left out (``-X``): they cost seconds on a large virtualenv and
@@ -105,7 +105,7 @@ class Verify:
                 raise BuildError(f"{wheel.name} has {len(records)} .dist-info/RECORD at its top, not one",
                                  "the wheel is malformed: check the build backend")
             own = lint.own_top_levels(archive.read(records[0]).decode())
-        passed = lint.PassedCache(" ".join([lintian_setting(), *plan.lintian_command]))
+        passed = lint.PassedCache(" ".join([lintian_setting(ctx.runner), *plan.lintian_command]))
         parts = lint.split(deb, package, lint.shared_rule(ctx.config.install_root, own),
                            [str(build_dir), str(ctx.root)], ctx.work / "lintian", passed.__contains__,
                            chunks=plan.lintian_jobs)
@@ -140,14 +140,15 @@ class Verify:
         for chunk in fresh:
             passed.add(chunk.key, f"{deb.name}: {chunk.files} files\n")
         if parts.chunks:
+            checked_now = sum(c.files for c in fresh)
             ctx.ui.line(f"    lintian: {parts.files - parts.shared_files} files of the package's own, and "
-                        f"{parts.shared_files} of its dependencies: {sum(c.files for c in fresh)} checked, "
-                        f"{parts.shared_files - sum(c.files for c in fresh)} passed before with the same content")
+                        f"{parts.shared_files} of its dependencies: {checked_now} checked, "
+                        f"{parts.shared_files - checked_now} passed before with the same content")
         check_targets(ctx, release, made.artifacts, plan.targets)
         return made
 
 
-def lintian_setting() -> str:
+def lintian_setting(runner: Runner) -> str:
     """What a lintian result depends on besides the package, for
     :class:`hoist.lint.PassedCache`: the versions of lintian and of the tools
     it runs on each file (``file``, binutils' ``readelf`` and ``strings``),
@@ -155,10 +156,10 @@ def lintian_setting() -> str:
 
     :raises BuildError: dpkg cannot tell.
     """
-    versions = subprocess.run(["dpkg-query", "--showformat=${Package} ${Version}\n", "--show", "lintian", "file",
-                               "binutils"], capture_output=True, text=True, check=False)
-    vendor = subprocess.run(["dpkg-vendor", "--query", "Vendor"], capture_output=True, text=True, check=False)
-    if versions.returncode != 0 or vendor.returncode != 0:
+    versions = runner.run(["dpkg-query", "--showformat=${Package} ${Version}\n", "--show", "lintian", "file",
+                           "binutils"], check=False)
+    vendor = runner.run(["dpkg-vendor", "--query", "Vendor"], check=False)
+    if not (versions.ok and vendor.ok):
         raise BuildError("dpkg cannot tell the versions of lintian, file and binutils, or the vendor: "
                          f"{(versions.stderr + vendor.stderr).strip()}", "install lintian (ci/bootstrap does)")
     return f"{versions.stdout.strip()} vendor {vendor.stdout.strip()}"
