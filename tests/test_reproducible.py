@@ -30,15 +30,24 @@ def released(project: Path) -> dict:
     return json.loads((project / "dist" / "release.json").read_text())
 
 
-def test_rebuild_elsewhere_later_is_byte_identical(example_project, hoist_home: Path, tmp_path: Path) -> None:
+def test_rebuild_elsewhere_later_is_byte_identical(example_project, hoist_home: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """... and the rebuild links the dependencies' files the release's build kept
+    (hoist.buildtime.seed), where the release's build installed them with uv."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     project = example_project()
-    manifest = released(project)
+    result = run_hoist(project, "release")
+    assert result.returncode == 0, result.output
+    assert re.search(r"venv: \d+ distributions of the lock kept for the next build", result.output), result.output
+    manifest = json.loads((project / "dist" / "release.json").read_text())
     time.sleep(2)  # another time: every timestamp must come from the commit
     elsewhere = tmp_path / "another" / "deeper" / "clone"
     git(tmp_path, "clone", "--quiet", str(project), str(elsewhere))
     result = run_hoist(elsewhere, "rebuild", manifest["version"], timeout=900)
     assert result.returncode == 0, result.output
     assert f"{manifest['version']}: reproducible: every artifact is byte-identical" in result.output
+    # ... though this build linked the dependencies' files that the release's build kept.
+    assert re.search(r"venv: \d+ distributions of the lock linked from the last build's", result.output), result.output
     # Against the index and the apt repository, each artifact: 2 files + 1 .deb.
     assert result.output.count("same") >= 3 and "DIFFERENT" not in result.output
     # The SBOM, which no target holds, against the release's own.

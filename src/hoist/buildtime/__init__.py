@@ -7,6 +7,7 @@ and run as their own processes, in the build's environment.
 - :mod:`hoist.buildtime.pip_uv`: the installer dh-virtualenv calls, uv behind pip's options;
 - :mod:`hoist.buildtime.fixup`: makes the staged virtualenv independent of the build path;
 - :mod:`hoist.buildtime.shlibdeps`: dh_shlibdeps, its answer kept by content;
+- :mod:`hoist.buildtime.seed`: the dependencies' files, kept from the last build of the lock and linked;
 - :mod:`hoist.buildtime.sbom`: the virtualenv's CycloneDX SBOM.
 """
 

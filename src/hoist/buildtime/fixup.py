@@ -101,36 +101,56 @@ def fix_launchers(venv: Path, install_root: str) -> list[Path]:
             head = handle.read(4096)
         match = _SH_LAUNCHER.match(head)
         if match:
-            script.write_bytes(shebang + script.read_bytes()[match.end():])
+            replace_file(script, shebang + script.read_bytes()[match.end():])
             fixed.append(script)
     return fixed
 
 
 def fix_records(venv: Path) -> None:
-    """Drop host-only files and bring every RECORD up to date with the files."""
+    """Drop host-only files and bring every RECORD up to date with the files.
+
+    Only the files under ``bin/`` can differ from what the installer recorded:
+    console scripts, whose shebang dh-virtualenv and :func:`fix_launchers`
+    rewrite.  Those are hashed again (PEP 376/PEP 627); every other line is
+    kept as the installer wrote it, so the rest of the virtualenv is not read.
+    A RECORD is replaced (a new file, renamed over it) only when it changes:
+    a virtualenv linked from a kept one (:mod:`hoist.buildtime.seed`) shares
+    its files, which must not be written through.
+    """
+    scripts = (venv / "bin").resolve()
     for site in venv.glob("lib/python3*/site-packages"):
         for record in site.glob("*.dist-info/RECORD"):
             dist_info = record.parent
             for name in HOST_ONLY:
                 (dist_info / name).unlink(missing_ok=True)
-            rows = list(csv.reader(io.StringIO(record.read_text(encoding="utf-8"))))
+            text = record.read_text(encoding="utf-8")
             fixed = []
-            for row in rows:
+            for row in csv.reader(io.StringIO(text)):
                 if not row:
                     continue
                 path, *rest = row
-                target = (site / path).resolve() if not Path(path).is_absolute() else Path(path)
                 if Path(path).name in HOST_ONLY and Path(path).parent.name == dist_info.name:
                     continue
-                if "__pycache__" in Path(path).parts and not target.exists():
+                if "__pycache__" in Path(path).parts and not (site / path).exists():
                     continue  # byte code removed by remove_byte_code
-                if rest and rest[0] and target.is_file():
+                target = (site / path).resolve() if not Path(path).is_absolute() else Path(path)
+                if rest and rest[0] and target.parent == scripts and target.is_file():
                     data = target.read_bytes()
                     row = [path, _record_hash(data), str(len(data))]
                 fixed.append(row)
             out = io.StringIO()
             csv.writer(out, lineterminator="\n").writerows(fixed)
-            record.write_text(out.getvalue(), encoding="utf-8")
+            if out.getvalue() != text:
+                replace_file(record, out.getvalue().encode("utf-8"))
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write *data* as a new file renamed over *path*, keeping its mode: a file
+    linked from a kept virtualenv is replaced here, never written through."""
+    fresh = path.with_name(f".{path.name}.hoist-new")
+    fresh.write_bytes(data)
+    os.chmod(fresh, path.stat().st_mode & 0o7777)
+    os.replace(fresh, path)
 
 
 def remove_byte_code(venv: Path) -> None:

@@ -11,25 +11,65 @@ distributions are read back from the staging tree for the manifest.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
+from importlib.metadata import version as distribution_version
 from dataclasses import dataclass
 from pathlib import Path
 
 from uv import find_uv_bin
 
-from ..buildtime import pip_uv
+from .. import __version__
+from ..buildtime import pip_uv, seed
 from ..buildtime import sbom_path, venv_distributions  # not .sbom: cyclonedx is slow to import, and needed at build time only
+from ..config import cache_home
 from ..context import Context, ReleasePlan
 from ..errors import BuildError
 from ..manifest import Artifact, sha256_file
 from ..preflight import SYSTEM_PYTHON
 from ..products import Export, Installed, Products, Wheelhouse
+from ..runner import Runner
 
 
 #: What the debian/rules of a hoist that ships the SBOM has (its override_dh_compress).
 SBOM_MARKER = "dh_compress -X.cdx.json"
+
+#: What the debian/rules of a hoist that links the kept virtualenv has (its override_dh_virtualenv).
+SEED_MARKER = "$(HOIST_SEED)"
+
+#: Debian packages whose versions shape the kept virtualenv's files: dh_fixperms
+#: and dh_strip (debhelper, binutils), dh-virtualenv's shebang rewrite.
+SHAPING_PACKAGES = ("debhelper", "dh-virtualenv", "binutils")
+
+
+def seed_directory(runner: Runner, export: Path, wheels: dict[str, str], install_root: str,
+                   environment: dict[str, str]) -> Path:
+    """Where the dependencies' part of the virtualenv is kept (:mod:`hoist.buildtime.seed`):
+    ``$XDG_CACHE_HOME/hoist/venvs/<install root>/<key>``, the key a sha256 of
+    everything that shapes those files: the dependencies' wheels (*wheels*,
+    ``{filename: sha256}``), the interpreter, the install root, ``debian/rules``
+    and ``debian/control``, the environment hoist gives the build, and the
+    versions of uv, hoist, and :data:`SHAPING_PACKAGES`.
+
+    :raises BuildError: dpkg cannot tell the packages' versions.
+    """
+    versions = runner.run(["dpkg-query", "--showformat=${Package} ${Version}\n", "--show", *SHAPING_PACKAGES],
+                          check=False)
+    if not versions.ok:
+        raise BuildError(f"dpkg cannot tell the versions of {', '.join(SHAPING_PACKAGES)}: {versions.stderr.strip()}",
+                         "install them (ci/bootstrap does)")
+    shaping = {
+        "wheels": wheels,
+        "python": str(Path(SYSTEM_PYTHON).resolve()),
+        "install_root": install_root,
+        "debian": {name: sha256_file(export / "debian" / name) for name in ("rules", "control")},
+        "environment": {k: v for k, v in environment.items() if k != "SOURCE_DATE_EPOCH"},
+        "tools": [versions.stdout, distribution_version("uv"), __version__],
+    }
+    key = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:32]
+    return cache_home() / "venvs" / install_root.strip("/").replace("/", "_") / key
 
 
 def installed_distributions(staging: Path, install_root: str) -> Installed:
@@ -87,12 +127,17 @@ class Deb:
         export, house = made.get(Export), made.get(Wheelhouse)
         package = ctx.config.package
         app = made.artifact("wheel")
-        wheels = {w.name: sha256_file(w) for w in sorted(house.directory.glob("*.whl"))} | {app.filename: app.sha256}
+        dependencies = {w.name: sha256_file(w) for w in sorted(house.directory.glob("*.whl"))}
+        wheels = dependencies | {app.filename: app.sha256}
         sbom_input = ctx.work / "sbom-input.json"
         sbom_input.write_text(json.dumps({"version": str(release.version), "wheels": wheels}, sort_keys=True),
                               encoding="utf-8")
+        rules = (export.path / "debian" / "rules").read_text(encoding="utf-8", errors="replace")
         # The debian/rules of an earlier hoist ships no SBOM: its releases rebuild as they were.
-        ships_sbom = SBOM_MARKER in (export.path / "debian" / "rules").read_text(encoding="utf-8", errors="replace")
+        ships_sbom = SBOM_MARKER in rules
+        kept = None
+        if SEED_MARKER in rules:
+            kept = seed_directory(ctx.runner, export.path, dependencies, plan.install_root, dict(plan.environment))
         ctx.runner.run(
             list(plan.command),
             cwd=export.path,
@@ -101,6 +146,7 @@ class Deb:
                 "HOIST_REQUIREMENTS": str(house.requirements),
                 "HOIST_PIP_ARGS": f"--no-index --find-links={house.directory} --require-hashes",
                 **({"HOIST_SBOM_INPUT": str(sbom_input)} if ships_sbom else {}),
+                **({"HOIST_SEED": f"{sys.executable} -m hoist.buildtime.seed {kept} {app.path}"} if kept else {}),
             },
             stream=True,
         )
@@ -112,6 +158,8 @@ class Deb:
                 "check debian/control: the binary package must be named like the source package",
             )
         installed = installed_distributions(export.path / "debian" / package, plan.install_root)
+        if kept:
+            self.keep(ctx, kept, export.path / "debian" / package / plan.install_root.lstrip("/"), app.path)
         for built in [debs[0], *beside.glob(f"{package}_{release.version}_*.buildinfo")]:
             shutil.copyfile(built, ctx.dist / built.name)
         deb = Artifact.of("deb", ctx.dist / debs[0].name)
@@ -123,6 +171,22 @@ class Deb:
             ctx.ui.line(f"    warning: the package has no SBOM at /{sbom_path(package)}: debian/rules must run "
                         "$(HOIST_FIXUP) after dh_virtualenv (hoist init --update)", style="yellow")
             return made.add(installed, deb)
-        kept = ctx.dist / f"{package}_{release.version}.cdx.json"
-        shutil.copyfile(staged, kept)
-        return made.add(installed, deb, Artifact.of("sbom", kept))
+        sbom = ctx.dist / f"{package}_{release.version}.cdx.json"
+        shutil.copyfile(staged, sbom)
+        return made.add(installed, deb, Artifact.of("sbom", sbom))
+
+    @staticmethod
+    def keep(ctx: Context, kept: Path, venv: Path, wheel: Path) -> None:
+        """Say whether the build linked the dependencies from *kept*, else keep them there for the next."""
+        linked = seed.linked(kept, venv)
+        if linked:
+            ctx.ui.line(f"    venv: {linked} distributions of the lock linked from the last build's ({kept})")
+            return
+        try:
+            count = seed.keep(kept, venv, wheel)
+        except OSError as error:
+            ctx.ui.line(f"    note: the virtualenv's dependencies could not be kept for the next build: {error}")
+            return
+        if count:
+            ctx.ui.line(f"    venv: {count} distributions of the lock kept for the next build ({kept})")
+

@@ -1,0 +1,296 @@
+"""The dependencies' part of the staged virtualenv, kept from one .deb build to the next of one lock.
+
+dh_virtualenv has uv copy every file of every locked wheel into
+``debian/<package>/<install root>``: the same files for every release of
+one lock, and at Warehouse's size the slowest part of a warm build (uv's
+copy out of its cache, seconds of system time for tens of thousands of
+files).  After a build, hoist keeps the dependencies' files as they went
+into the package (installed by uv, shebangs rewritten by dh-virtualenv,
+``RECORD`` files brought up to date by :mod:`hoist.buildtime.fixup`, modes
+set by dh_fixperms, shared objects stripped by dh_strip) as hard links to
+the build's own files, no copy, in a directory named by a key of everything
+that shaped them (:func:`keep`, run by hoist after dpkg-buildpackage).  The
+next build's ``debian/rules`` runs, before ``dh_virtualenv``::
+
+    $(HOIST_SEED) debian/<package> <install root>
+
+(hoist passes ``python -m hoist.buildtime.seed <kept directory> <the
+application's wheel>`` as ``HOIST_SEED``), which links those files into the
+staging tree.  ``uv pip install`` then finds every locked distribution
+installed at its pinned version and installs the application's wheel alone,
+and the rest of the build runs as it always does.
+
+A linked file shares its inode with the kept one, so nothing may write
+through it:
+
+- ``strip`` rewrites ELF files in place (binutils writes through a hard
+  link): dh_strip is told to leave the trees of site-packages that are the
+  dependencies' alone (``-X``, read by ``debian/rules`` from
+  ``debian/.hoist-seed-strip-excludes``), which the build that kept them
+  stripped already with the same debhelper and binutils; an ELF file
+  anywhere else is copied;
+- the console scripts of ``bin/``, and any file the application's wheel
+  also installs, are copied;
+- every other file is only read by the build's later steps, or replaced by
+  a new file (``sed -i`` in dh-virtualenv's shebang rewrite, the fixup's
+  ``RECORD`` rewrite), or given the mode and owner it already has
+  (dh_fixperms);
+- a kept file's modification time is set past any ``SOURCE_DATE_EPOCH``
+  (:data:`FAR_FUTURE`), so dpkg-deb's clamp gives it the release's time, as
+  it does a file uv has just copied: the .deb is byte for byte the one a
+  build without a kept virtualenv makes (``tests/test_reproducible.py``).
+
+Stdlib only: it runs with the build's interpreter and imports nothing of the
+library (``tests/test_layout.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+#: The kept directory's list of its files.
+MANIFEST = "manifest.json"
+
+#: Where, in ``debian/``, :func:`link` writes dh_strip's options for ``debian/rules``.
+STRIP_EXCLUDES = ".hoist-seed-strip-excludes"
+
+#: The modification time of every kept file (2100-01-01, seconds since the
+#: epoch): later than any ``SOURCE_DATE_EPOCH``, so that dpkg-deb, which
+#: clamps each member's time to it (dpkg-deb(1), SOURCE_DATE_EPOCH), writes
+#: that time and not the time the file was first installed.
+FAR_FUTURE = 4102444800
+
+#: How many kept virtualenvs one install root keeps: this lock's and the
+#: one before (a rebuild of the last release, a branch on the old lock).
+KEPT_PER_ROOT = 2
+
+
+def _is_elf(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == b"\x7fELF"
+
+
+def _record_paths(dist_info: Path, site: Path, venv: Path) -> list[str]:
+    """The files a distribution's ``RECORD`` lists (PEP 376), relative to *venv*,
+    that are regular files inside it."""
+    record = dist_info / "RECORD"
+    found = []
+    for row in csv.reader(io.StringIO(record.read_text(encoding="utf-8"))):
+        if not row:
+            continue
+        path = Path(os.path.normpath(site / row[0]))
+        if path.is_relative_to(venv) and path.is_file() and not path.is_symlink():
+            found.append(path.relative_to(venv).as_posix())
+    return found
+
+
+def keep(seed: Path, venv: Path, application_wheel: Path) -> int:
+    """Keep the files of every distribution in the staged virtualenv *venv*
+    but the application's own, at *seed*, as hard links; older kept
+    directories beside *seed* beyond :data:`KEPT_PER_ROOT` are removed.
+
+    :param seed: the kept directory to make, named by its key; left as it
+        is when it is already there (another build made it).
+    :param application_wheel: the application's wheel: its distribution,
+        and any file it installs too, are not kept.
+    :returns: the number of distributions kept (0 when *seed* was there).
+    :raises OSError: when the cache cannot be written.
+    """
+    if (seed / MANIFEST).is_file():
+        return 0
+    application = _normalize(application_wheel.name.split("-", 1)[0])
+    ours = wheel_paths(application_wheel)
+    files: set[str] = set()
+    names: list[str] = []
+    for site in sorted(venv.glob("lib/python3*/site-packages")):
+        for dist_info in sorted(site.glob("*.dist-info")):
+            name = dist_info.name[: -len(".dist-info")]
+            if _normalize(name.rpartition("-")[0]) == application or not (dist_info / "RECORD").is_file():
+                continue
+            names.append(name)
+            files.update(path for path in _record_paths(dist_info, site, venv) if _installed_as(path) not in ours)
+    elf = sorted(path for path in files if _is_elf(venv / path))
+    seed.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{seed.name}.", dir=seed.parent))
+    try:
+        tree = partial / "tree"
+        for relative in sorted(files):
+            kept = tree / relative
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(venv / relative, kept)
+            os.utime(kept, (FAR_FUTURE, FAR_FUTURE))
+        manifest = {"distributions": names, "files": sorted(files), "elf": elf}
+        (partial / MANIFEST).write_text(json.dumps(manifest, indent=0), encoding="utf-8")
+        try:
+            os.rename(partial, seed)
+        except OSError:
+            if not (seed / MANIFEST).is_file():
+                raise
+            return 0  # a concurrent build kept the same
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    _forget_old(seed)
+    return len(names)
+
+
+def _installed_as(relative: str) -> str:
+    """*relative* (to the virtualenv) as :func:`wheel_paths` names it."""
+    head, sep, rest = relative.partition("/site-packages/")
+    return f"site-packages/{rest}" if sep and head.startswith("lib/python") else relative
+
+
+def _forget_old(seed: Path) -> None:
+    """Remove kept directories beside *seed* but the newest :data:`KEPT_PER_ROOT` (by use)."""
+    kept = sorted((p for p in seed.parent.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                  key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in kept[KEPT_PER_ROOT:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system (EXDEV), or links not allowed
+        shutil.copy2(source, target)
+
+
+def _normalize(name: str) -> str:
+    """A distribution name as PEP 503 compares them."""
+    return "-".join(part for part in name.replace("_", "-").replace(".", "-").lower().split("-") if part)
+
+
+def wheel_paths(wheel: Path) -> set[str]:
+    """The paths, relative to the virtualenv, that installing *wheel* writes
+    (the wheel binary package format, "Installing a wheel"), but for its
+    console scripts, which go to ``bin/`` (never linked)."""
+    found = set()
+    with zipfile.ZipFile(wheel) as archive:
+        for name in archive.namelist():
+            parts = PurePosixPath(name).parts
+            if len(parts) > 2 and parts[0].endswith(".data"):
+                scheme, rest = parts[1], PurePosixPath(*parts[2:])
+                if scheme in ("purelib", "platlib"):
+                    found.add(f"site-packages/{rest}")
+                elif scheme == "data":
+                    found.add(str(rest))
+            else:
+                found.add(f"site-packages/{name}")
+    return found
+
+
+def link(seed: Path, venv: Path, application_wheel: Path, excludes: Path | None = None) -> int:
+    """Link the files kept at *seed* into the staged virtualenv *venv*, which
+    must not be there yet.
+
+    Console scripts, and any file the application's wheel installs too, are
+    copied.  ELF files are linked only where dh_strip will not touch them:
+    with *excludes*, this writes there one ``-X/site-packages/<name>`` option
+    of dh_strip (dh_strip(1), ``--exclude``) for each top-level name of
+    site-packages that is the dependencies' alone, which ``debian/rules``
+    passes on; it prunes those trees, already stripped by the build that kept
+    them with the same debhelper and binutils.  Other ELF files are copied.
+
+    :returns: the number of distributions linked; 0 when nothing is kept at
+        *seed*, or when linking failed (a kept directory removed meanwhile),
+        and *venv* is then removed again, for dh_virtualenv to install all.
+    """
+    try:
+        manifest = json.loads((seed / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    if venv.exists():
+        return 0
+    ours = wheel_paths(application_wheel)
+    elf = set(manifest["elf"])
+    pruned = _strip_prunable(manifest["files"], ours) if excludes else set()
+    tree = seed / "tree"
+    try:
+        made: set[Path] = set()
+        for relative in manifest["files"]:
+            source, target = tree / relative, venv / relative
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            written_in_place = relative in elf and _top_level(relative) not in pruned
+            if written_in_place or relative.startswith("bin/") or _installed_as(relative) in ours:
+                shutil.copyfile(source, target)
+                shutil.copymode(source, target)
+            else:
+                _link_or_copy(source, target)
+        if excludes:
+            excludes.write_text("".join(f"-X/site-packages/{name}\n" for name in sorted(pruned)), encoding="utf-8")
+        os.utime(seed)  # in use: the newest is kept longest
+    except OSError as error:
+        sys.stderr.write(f"hoist.buildtime.seed: {seed} could not be linked ({error}): uv installs every distribution\n")
+        shutil.rmtree(venv, ignore_errors=True)
+        if excludes:
+            excludes.unlink(missing_ok=True)
+        return 0
+    return len(manifest["distributions"])
+
+
+#: A top-level name of site-packages that can go into a dh_strip option as it is
+#: (no whitespace, no quoting, nothing make or the shell would expand).
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.+-]+")
+
+
+def _top_level(relative: str) -> str | None:
+    """The top-level name of site-packages that *relative* is or is under."""
+    head, sep, rest = relative.partition("/site-packages/")
+    return rest.split("/", 1)[0] if sep and head.startswith("lib/python") else None
+
+
+def _strip_prunable(files: list[str], ours: set[str]) -> set[str]:
+    """The top-level names of site-packages under which dh_strip may skip
+    everything: the dependencies' alone.  dh_strip matches ``-X`` as a part of
+    the path, so a name that begins any name of the application's is not one."""
+    application = {path.split("/", 2)[1] for path in ours if path.startswith("site-packages/")}
+    names = {top for top in map(_top_level, files) if top}
+    return {name for name in names
+            if _PLAIN_NAME.fullmatch(name) and not any(other.startswith(name) for other in application)}
+
+
+def linked(seed: Path, venv: Path) -> int:
+    """The number of distributions kept at *seed* whose files *venv* holds as
+    links to the kept ones (0 when it holds none: the build installed them)."""
+    try:
+        manifest = json.loads((seed / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    elf = set(manifest["elf"])
+    for relative in manifest["files"]:
+        if not relative.startswith("bin/") and relative not in elf:
+            try:
+                return len(manifest["distributions"]) if (venv / relative).samefile(seed / "tree" / relative) else 0
+            except OSError:
+                return 0
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 4:
+        sys.stderr.write("usage: python -m hoist.buildtime.seed <kept directory> <application wheel> "
+                         "debian/<package> <install root>\n")
+        return 2
+    seed, wheel, staging, install_root = argv
+    debian = Path(staging).parent
+    # The dh_strip options go where debian/rules reads them; rules that do not would strip through links.
+    excludes = debian / STRIP_EXCLUDES
+    honoured = STRIP_EXCLUDES in (debian / "rules").read_text(encoding="utf-8", errors="replace")
+    count = link(Path(seed), Path(staging) / install_root.lstrip("/"), Path(wheel), excludes if honoured else None)
+    if count:
+        print(f"hoist.buildtime.seed: {count} distributions of the lock linked from {seed}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
