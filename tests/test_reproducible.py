@@ -40,6 +40,12 @@ def test_rebuild_elsewhere_later_is_byte_identical(example_project, hoist_home: 
     assert result.returncode == 0, result.output
     assert re.search(r"venv: \d+ distributions of the lock kept for the next build", result.output), result.output
     manifest = json.loads((project / "dist" / "release.json").read_text())
+    deb = next(project / a["path"] for a in manifest["artifacts"] if a["kind"] == "deb")
+    members = subprocess.run(["ar", "t", str(deb)], capture_output=True, text=True, check=True).stdout.split()
+    assert members == ["debian-binary", "control.tar.zst", "data.tar.zst"]
+    paths = [line.split()[-1] for line in subprocess.run(["dpkg-deb", "--contents", str(deb)], capture_output=True,
+                                                          text=True, check=True).stdout.splitlines()]
+    assert "./opt/hoist-hello/bin/hoist-hello" in paths and "./opt/" not in paths  # /opt is the system's
     time.sleep(2)  # another time: every timestamp must come from the commit
     elsewhere = tmp_path / "another" / "deeper" / "clone"
     git(tmp_path, "clone", "--quiet", str(project), str(elsewhere))
