@@ -117,7 +117,7 @@ def fix_records(venv: Path) -> None:
     a virtualenv linked from a kept one (:mod:`hoist.buildtime.seed`) shares
     its files, which must not be written through.
     """
-    scripts = (venv / "bin").resolve()
+    scripts = os.path.normpath(venv / "bin")
     for site in venv.glob("lib/python3*/site-packages"):
         for record in site.glob("*.dist-info/RECORD"):
             dist_info = record.parent
@@ -133,9 +133,9 @@ def fix_records(venv: Path) -> None:
                     continue
                 if "__pycache__" in Path(path).parts and not (site / path).exists():
                     continue  # byte code removed by remove_byte_code
-                target = (site / path).resolve() if not Path(path).is_absolute() else Path(path)
-                if rest and rest[0] and target.parent == scripts and target.is_file():
-                    data = target.read_bytes()
+                target = os.path.normpath(os.path.join(site, path))  # a RECORD path may be absolute
+                if rest and rest[0] and os.path.dirname(target) == scripts and os.path.isfile(target):
+                    data = Path(target).read_bytes()
                     row = [path, _record_hash(data), str(len(data))]
                 fixed.append(row)
             out = io.StringIO()

@@ -48,8 +48,9 @@ def site_packages(venv: Path) -> Path:
 
 def installed(venv: Path) -> list[Distribution]:
     """The distributions installed in *venv*, as ``importlib.metadata`` reads them."""
-    return sorted(distributions(path=[str(site_packages(venv))]),
-                  key=lambda d: canonicalize_name(d.metadata["Name"]))
+    return [dist for _, dist in sorted(((canonicalize_name(d.metadata["Name"]), d)
+                                        for d in distributions(path=[str(site_packages(venv))])),
+                                       key=lambda pair: pair[0])]
 
 
 def make_sbom(venv: Path, package: str, version: str, wheels: Mapping[str, str], epoch: int) -> str:
@@ -66,14 +67,15 @@ def make_sbom(venv: Path, package: str, version: str, wheels: Mapping[str, str],
         by_release[(name, release)] = sha256
     components = []
     for dist in installed(venv):
-        name, release = canonicalize_name(dist.metadata["Name"]), dist.version
+        metadata = dist.metadata  # parsed again at each access
+        name, release = canonicalize_name(metadata["Name"]), metadata["Version"]
         try:
             sha256 = by_release.get((name, Version(release)))
         except InvalidVersion:
             sha256 = None
         purl = PackageURL(type="pypi", name=name, version=release)
         components.append(Component(
-            type=ComponentType.LIBRARY, name=dist.metadata["Name"], version=release, purl=purl,
+            type=ComponentType.LIBRARY, name=metadata["Name"], version=release, purl=purl,
             bom_ref=purl.to_string(), hashes=[HashType(alg=HashAlgorithm.SHA_256, content=sha256)] if sha256 else [],
         ))
     content = "\n".join(f"{c.purl} {[h.content for h in c.hashes]}"

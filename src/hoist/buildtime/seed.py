@@ -259,6 +259,36 @@ def _strip_prunable(files: list[str], ours: set[str]) -> set[str]:
             if _PLAIN_NAME.fullmatch(name) and not any(other.startswith(name) for other in application)}
 
 
+def prefetch(seed: Path) -> int:
+    """Ask the kernel to read every file kept at *seed* into the page cache
+    (posix_fadvise(2), ``POSIX_FADV_WILLNEED``), ELF files first: the build
+    reads each of them (dh_makeshlibs, dh_shlibdeps, dh_md5sums, dpkg-deb),
+    and a kept file unread since an earlier build is often on disk only, where
+    reading tens of thousands of small files one at a time is the slowest part
+    of a warm build (13 s against 4 s for Warehouse's on the benchmark's disk).
+    hoist runs it beside dpkg-buildpackage.
+
+    :returns: the number of files advised (0 when nothing is kept at *seed*).
+    """
+    try:
+        manifest = json.loads((seed / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    elf = set(manifest["elf"])
+    count = 0
+    for relative in [*manifest["elf"], *(f for f in manifest["files"] if f not in elf)]:
+        try:
+            descriptor = os.open(seed / "tree" / relative, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_WILLNEED)
+            count += 1
+        finally:
+            os.close(descriptor)
+    return count
+
+
 def linked(seed: Path, venv: Path) -> int:
     """The number of distributions kept at *seed* whose files *venv* holds as
     links to the kept ones (0 when it holds none: the build installed them)."""

@@ -15,6 +15,7 @@ import hashlib
 import json
 import shutil
 import sys
+import threading
 from importlib.metadata import version as distribution_version
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,18 +139,26 @@ class Deb:
         kept = None
         if SEED_MARKER in rules:
             kept = seed_directory(ctx.runner, export.path, dependencies, plan.install_root, dict(plan.environment))
-        ctx.runner.run(
-            list(plan.command),
-            cwd=export.path,
-            env={
-                **dict(plan.environment),
-                "HOIST_REQUIREMENTS": str(house.requirements),
-                "HOIST_PIP_ARGS": f"--no-index --find-links={house.directory} --require-hashes",
-                **({"HOIST_SBOM_INPUT": str(sbom_input)} if ships_sbom else {}),
-                **({"HOIST_SEED": f"{sys.executable} -m hoist.buildtime.seed {kept} {app.path}"} if kept else {}),
-            },
-            stream=True,
-        )
+        # The kept files are read into memory while dpkg-buildpackage starts and links them.
+        reading = threading.Thread(target=seed.prefetch, args=(kept,), daemon=True) if kept else None
+        if reading:
+            reading.start()
+        try:
+            ctx.runner.run(
+                list(plan.command),
+                cwd=export.path,
+                env={
+                    **dict(plan.environment),
+                    "HOIST_REQUIREMENTS": str(house.requirements),
+                    "HOIST_PIP_ARGS": f"--no-index --find-links={house.directory} --require-hashes",
+                    **({"HOIST_SBOM_INPUT": str(sbom_input)} if ships_sbom else {}),
+                    **({"HOIST_SEED": f"{sys.executable} -m hoist.buildtime.seed {kept} {app.path}"} if kept else {}),
+                },
+                stream=True,
+            )
+        finally:
+            if reading:
+                reading.join()
         beside = export.path.parent  # dpkg-buildpackage writes its results beside the source tree
         debs = sorted(beside.glob(f"{package}_{release.version}_*.deb"))
         if len(debs) != 1:
