@@ -261,6 +261,22 @@ def test_a_tag_pattern_that_disagrees_is_refused_before_anything(tmp_path: Path,
     assert repository_state(project) == before and git(project, "tag", "--list") == ""
 
 
+def test_a_kept_tag_reading_gives_way_to_what_decides_it(tmp_path: Path, hoist_home: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backend's reading of a planned tag is kept for the next plan, and asked again
+    when anything that decides it changes: here a variable of the environment."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project = tally_project(tmp_path / "tally", "setuptools-scm")
+    readings = tmp_path / "cache" / "hoist" / "tag-readings"
+    for _ in range(2):
+        assert run_hoist(project, "plan").returncode == 0
+        assert len(list(readings.glob("*.json"))) == 1
+    refused = run_hoist(project, "plan", env={"SETUPTOOLS_SCM_PRETEND_VERSION": "1.0"})
+    assert refused.returncode == 3, refused.output
+    assert "error: setuptools-scm gives the planned tag v26." in refused.output and "the version 1.0," in refused.output
+    assert len(list(readings.glob("*.json"))) == 1  # a refusal is not kept
+
+
 @pytest.mark.slow
 def test_a_project_in_a_subdirectory_of_its_repository(tmp_path: Path, hoist_home: Path) -> None:
     """app/ of a repository that holds more: hoist runs from anywhere in it, builds app/ from

@@ -6,16 +6,22 @@ fails in its first second, not after a ten-minute .deb build.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from packaging.version import Version
 
 from .archive import Archive
-from .backend import tag_settings, version_of_tag, version_overrides
-from .config import Config, read_pyproject, tag_version_hint
+from .backend import CONFIGURATION_FILES, BackendEnv, tag_settings, version_of_tag, version_overrides
+from .config import Config, cache_home, kept, read_pyproject, tag_version_hint
 from .errors import ConfigError, PreflightError, ToolMissingError
 from .git import Git, built_branch
+from .manifest import sha256_file
 from .runner import Runner
 
 #: Commands a release runs, with the Debian package that provides each.
@@ -127,15 +133,26 @@ def check_tag_version(config: Config, runner: Runner, tag: str, version: str) ->
     """The build backend turns the planned *tag* on HEAD into exactly *version*
     (see :mod:`hoist.backend`), checked before anything is tagged.
 
+    Once the backend has read a planned tag as its version, a later tag of the
+    same form is not asked again while nothing that decides how it reads tags
+    has changed (:func:`tag_reading`): the answer is kept in hoist's cache.
+    The Verify step checks the built sdist's, wheel's and .deb's versions in
+    any case, before anything leaves the machine.
+
     :raises PreflightError: it gives another version; the message names the
         files and settings that decide it.
     """
     pyproject = read_pyproject(config.root)
-    git = Git.open(runner, config.root)
-    built = version_of_tag(runner, git.root, git.path_of(config.root), tag, pyproject)
-    if built == Version(version):
-        return
     tracked = runner.run(["git", "ls-files", "--", "."], cwd=config.root).stdout.splitlines()  # relative to it
+    git = Git.open(runner, config.root)
+    place = git.path_of(config.root)
+    reading = cache_home() / "tag-readings" / f"{tag_reading(config, runner, pyproject, tracked, place, tag, version)}.json"
+    if reading.is_file():
+        return
+    built = version_of_tag(runner, git.root, place, tag, pyproject)
+    if built == Version(version):
+        kept(reading, lambda: f"{tag} is {version}")
+        return
     deciders = [*version_overrides(tracked), *tag_settings(pyproject), "tool.hoist.tag_prefix"]
     raise PreflightError(
         f"{config.version_backend} gives the planned tag {tag} the version {built}, not {version}",
@@ -143,3 +160,29 @@ def check_tag_version(config: Config, runner: Runner, tag: str, version: str) ->
         "whatever the tag says (remove it from git), and the backend's tag pattern must read "
         f"{tag} as {version}; nothing was tagged or published",
     )
+
+
+def tag_reading(config: Config, runner: Runner, pyproject: Mapping[str, Any], tracked: list[str], place: str,
+                tag: str, version: str) -> str:
+    """A key (sha256) of everything that decides how the build backend reads
+    a tag like *tag* (*version* with the project's prefix): the project's
+    place in its repository (*place*, ``.`` at its top), its configuration files and ``setup.py``, the tracked files that may fix the
+    version (:func:`hoist.backend.version_overrides`), the distributions of
+    the backend's virtualenv (made here if it is not yet), the environment's
+    variables that backends read (``*VERSION*``, ``*SCM*``, e.g.
+    ``SETUPTOOLS_SCM_PRETEND_VERSION``), and the tag's form.
+
+    :raises PreflightError: the backend's virtualenv could not be made.
+    """
+    files = {name: sha256_file(config.root / name) for name in (*CONFIGURATION_FILES, "setup.py", *version_overrides(tracked))
+             if (config.root / name).is_file()}
+    backend = BackendEnv.of(runner, pyproject)
+    backend.ensure()
+    shaping = {
+        "files": files,
+        "backend": backend.installed(),
+        "environment": {k: v for k, v in os.environ.items() if "VERSION" in k.upper() or "SCM" in k.upper()},
+        "form": tag.replace(version, "{version}"),
+        "place": place,
+    }
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:32]
