@@ -32,7 +32,9 @@ requirements, 184 locked distributions) it runs, alternating run by run
 (c) hoist warm: the same steps with caches filled by earlier builds; then,
     untimed in (c), (f) the floor: the least any venv .deb build must do once
     the venv is built, a copy of (c)'s staged venv tree, tarred and
-    compressed with the package's compressor.
+    compressed with the package's compressor; and, for information, the same
+    again after dropping the page cache (root only), as the files a warm
+    build reads were left by an earlier build and may be on disk only.
 (r) a whole warm ``hoist release --yes`` (plan and checks, sdist, wheel,
     wheelhouse, .deb, source release, lintian and twine check, checksums,
     push, upload, apt publish, confirm) to local targets in a temporary
@@ -405,6 +407,7 @@ class Result:
     phases: list[tuple[str, float]] = field(default_factory=list)
     installed: int = 0
     floor: float | None = None   # the least any venv .deb build does, measured on this build's venv
+    floor_cold: float | None = None  # the same with the page cache dropped first (root only)
 
 
 #: What dpkg-deb -Z<compressor> runs (dpkg-deb(1) -z: gzip 9, xz 6, zstd 3), as hoist's debian/rules does.
@@ -423,6 +426,17 @@ def floor_seconds(venv: Path, compression: str, scratch: Path) -> float:
     seconds = time.perf_counter() - t0
     shutil.rmtree(scratch, ignore_errors=True)
     return seconds
+
+
+def drop_page_cache() -> bool:
+    """Write back and drop the kernel's page cache (root only; proc(5),
+    /proc/sys/vm/drop_caches), so that what runs next reads the disk."""
+    subprocess.run(["sync"], check=True)
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError:
+        return False
+    return True
 
 
 PHASE_MARK = re.compile(
@@ -501,8 +515,11 @@ def build_hoist(proj: Project, plan: ReleasePlan, run_dir: Path, caches: Path, b
         if floor:
             venv = made.get(Export).path / "debian" / proj.package / ctx.config.install_root.lstrip("/")
             lowest = floor_seconds(venv, ctx.config.compression, run_dir / "floor")
+            # For information: the same from the disk, as (c) reads kept files an earlier build left there.
+            lowest_cold = floor_seconds(venv, ctx.config.compression, run_dir / "floor") if drop_page_cache() else None
         return Result(t2 - t0, made.artifact("deb").size, {"wheelhouse": t1 - t0, "deb": t2 - t1},
-                      phases(lines, t2), len(made.get(Installed).distributions), lowest)
+                      phases(lines, t2), len(made.get(Installed).distributions), lowest,
+                      lowest_cold if floor else None)
     finally:
         shutil.rmtree(ctx.work, ignore_errors=True)
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -804,7 +821,8 @@ def report(apps: list[AppResults], scale: list[tuple[int, int, list[Result]]], a
       f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; median of {runs} run(s) each, alternated a,b,c,r,rc")
     p(MEASURED)
     p("(a) dh-virtualenv 1.2.2 defaults (pip, xz, warm pip cache); (b) hoist cold caches; (c) hoist warm, one file "
-      "changed;\n(f) the floor: copy (c)'s built venv and compress it with the package's compressor;\n"
+      "changed;\n(f) the floor: copy (c)'s built venv and compress it with the package's compressor "
+      "(and, for information, the same from a dropped page cache);\n"
       "(r) whole warm `hoist release` (sdist, wheel, wheelhouse, .deb, source release, lintian, twine check, "
       "push, upload, apt publish, confirm);\n(rc) the same with empty caches (hoist's, pip's, uv's)")
     p()
@@ -829,6 +847,11 @@ def report(apps: list[AppResults], scale: list[tuple[int, int, list[Result]]], a
         c = med([x.seconds for x in app.runs["c"]])
         p(f"{label:<10}{'':>7}{'':>6}  {'(f) floor':<28}{f:>9.1f}{min(floors):>7.1f}-{max(floors):<6.1f}{f / a:>7.2f}"
           f"{a / f:>8.1f}x            (c)/(f) = {c / f:.2f}")
+        colds = [r.floor_cold for r in app.runs["c"] if r.floor_cold is not None]
+        if colds:
+            fc = med(colds)
+            p(f"{label:<10}{'':>7}{'':>6}  {'(f) floor, disk (info)':<28}{fc:>9.1f}{min(colds):>7.1f}-{max(colds):<6.1f}"
+              f"{fc / a:>7.2f}{a / fc:>8.1f}x            (c)/(f disk) = {c / fc:.2f}")
         for key, values in (("(r) hoist release, warm", app.release), ("(rc) hoist release, cold", app.release_cold)):
             r = med(values)
             p(f"{label:<10}{'':>7}{'':>6}  {key:<28}{r:>9.1f}{min(values):>7.1f}-{max(values):<6.1f}{r / a:>7.2f}"

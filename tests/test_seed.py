@@ -34,8 +34,8 @@ def install(venv: Path, name: str, files: dict[str, bytes]) -> None:
     (site / dist_info / "RECORD").write_text("\n".join(rows) + "\n")
 
 
-def app_wheel(tmp_path: Path, files: dict[str, bytes]) -> Path:
-    wheel = tmp_path / "hello-2.0-py3-none-any.whl"
+def app_wheel(tmp_path: Path, files: dict[str, bytes], version: str = "2.0") -> Path:
+    wheel = tmp_path / f"hello-{version}-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         for name, data in files.items():
             archive.writestr(name, data)
@@ -47,7 +47,9 @@ def staged(tmp_path: Path, name: str) -> Path:
     install(venv, "flask", {"flask/__init__.py": b"flask\n", "flask/app.py": b"app\n",
                             "../../../bin/flask": b"#!/opt/hello/bin/python\nflask\n"})
     install(venv, "markupsafe", {"markupsafe/__init__.py": b"ms\n", "markupsafe/_speedups.so": ELF,
-                                 "acme/__init__.py": b"shared namespace\n", "acme/_fast.so": ELF})
+                                 "acme/libfoo.a": b"!<arch>\n", "acme/__init__.py": b"shared namespace\n",
+                                 "acme/_fast.so": ELF})
+    (venv / SITE / "markupsafe" / "data" / "empty").mkdir(parents=True)
     install(venv, "hello", {"hello/__init__.py": b"hello 1\n", "acme/__init__.py": b"shared namespace\n"})
     return venv
 
@@ -67,29 +69,43 @@ def test_kept_files_are_linked_and_those_written_in_place_copied(tmp_path: Path)
     assert not (tree / SITE / "acme/__init__.py").exists()  # installed by the application too
 
     second = tmp_path / "second" / "opt" / "hello"
-    assert seed.link(kept, second, wheel) == 2
+    assert seed.link(kept, second, wheel, "/opt/hello") == 2
     assert seed.linked(kept, second) == 2
     assert (second / SITE / "flask/app.py").samefile(tree / SITE / "flask/app.py")
     for copied in ("bin/flask", f"{SITE}/markupsafe/_speedups.so"):  # sed -i, strip: written in place
         assert (second / copied).read_bytes() == (tree / copied).read_bytes()
         assert not (second / copied).samefile(tree / copied), copied
     assert not (second / SITE / "hello").exists()
-    assert seed.link(kept, second, wheel) == 0  # a virtualenv already there is left alone
+    assert seed.link(kept, second, wheel, "/opt/hello") == 0  # a virtualenv already there is left alone
 
     # When debian/rules passes dh_strip the options written, ELF files in trees of the dependencies' alone are linked.
     third, excludes = tmp_path / "third" / "opt" / "hello", tmp_path / "third" / "excludes"
-    assert seed.link(kept, third, wheel, excludes) == 2
+    assert seed.link(kept, third, wheel, "/opt/hello", excludes) == 2
     assert (third / SITE / "markupsafe/_speedups.so").samefile(tree / SITE / "markupsafe/_speedups.so")
     assert not (third / SITE / "acme/_fast.so").samefile(tree / SITE / "acme/_fast.so")  # acme/ is the app's too
     # dh_strip matches -X as a part of the path: -X/site-packages/flask would skip the application's flaskext/.
-    assert excludes.read_text().splitlines() == [
-        "-X/site-packages/flask-1.0.dist-info", "-X/site-packages/markupsafe", "-X/site-packages/markupsafe-1.0.dist-info"]
+    assert excludes.read_text().splitlines() == [f"-X/opt/hello/{SITE}/{name}" for name in (
+        "flask-1.0.dist-info", "markupsafe", "markupsafe-1.0.dist-info")]
+    assert not (third / SITE / "acme/libfoo.a").samefile(tree / SITE / "acme/libfoo.a")  # dh_strip's too
+    assert (third / SITE / "markupsafe/data/empty").is_dir()  # as uv makes it from the wheel
+
+
+def test_a_wheel_that_no_longer_installs_a_shared_file_gets_the_dependencies_installed(tmp_path: Path) -> None:
+    """acme/__init__.py was the application's too when kept, so it is not kept: linked
+    without it, markupsafe would lack a file of its RECORD."""
+    wheel = app_wheel(tmp_path, {"hello/__init__.py": b"", "acme/__init__.py": b"shared namespace\n"})
+    kept = tmp_path / "cache" / "key"
+    seed.keep(kept, staged(tmp_path, "first"), wheel)
+    later = app_wheel(tmp_path, {"hello/__init__.py": b"no namespace any more\n"}, version="3.0")
+    venv = tmp_path / "second" / "opt" / "hello"
+    assert seed.link(kept, venv, later, "/opt/hello") == 0
+    assert not venv.exists()
 
 
 def test_nothing_kept_links_nothing(tmp_path: Path) -> None:
     venv = tmp_path / "opt" / "hello"
     wheel = app_wheel(tmp_path, {"hello/__init__.py": b""})
-    assert seed.link(tmp_path / "none", venv, wheel) == 0
+    assert seed.link(tmp_path / "none", venv, wheel, "/opt/hello") == 0
     assert seed.linked(tmp_path / "none", venv) == 0
     assert not venv.exists()
 
@@ -101,9 +117,10 @@ def test_a_kept_directory_removed_meanwhile_leaves_no_half_virtualenv(tmp_path: 
     seed.keep(kept, first, wheel)
     shutil.rmtree(kept / "tree" / SITE / "markupsafe")  # as another build's clean-up would, midway
     venv = tmp_path / "second" / "opt" / "hello"
-    assert seed.link(kept, venv, wheel) == 0
+    assert seed.link(kept, venv, wheel, "/opt/hello") == 0
     assert not venv.exists()  # dh_virtualenv installs everything, as without a kept one
     assert "could not be linked" in capsys.readouterr().err
+    assert not kept.exists()  # broken: the next build keeps a whole one
 
 
 def test_the_two_newest_per_install_root_are_kept(tmp_path: Path) -> None:

@@ -135,7 +135,8 @@ def check_tag_version(config: Config, runner: Runner, tag: str, version: str) ->
 
     Once the backend has read a planned tag as its version, a later tag of the
     same form is not asked again while nothing that decides how it reads tags
-    has changed (:func:`tag_reading`): the answer is kept in hoist's cache.
+    has changed (:func:`tag_reading`): the answer is kept in hoist's cache,
+    where the version comes from the tags alone (:func:`keeps_tag_reading`).
     The Verify step checks the built sdist's, wheel's and .deb's versions in
     any case, before anything leaves the machine.
 
@@ -146,12 +147,15 @@ def check_tag_version(config: Config, runner: Runner, tag: str, version: str) ->
     tracked = runner.run(["git", "ls-files", "--", "."], cwd=config.root).stdout.splitlines()  # relative to it
     git = Git.open(runner, config.root)
     place = git.path_of(config.root)
-    reading = cache_home() / "tag-readings" / f"{tag_reading(config, runner, pyproject, tracked, place, tag, version)}.json"
-    if reading.is_file():
-        return
+    reading = None
+    if keeps_tag_reading(config, pyproject):
+        reading = cache_home() / "tag-readings" / f"{tag_reading(config, runner, pyproject, tracked, place, tag, version)}.json"
+        if reading.is_file():
+            return
     built = version_of_tag(runner, git.root, place, tag, pyproject)
     if built == Version(version):
-        kept(reading, lambda: f"{tag} is {version}")
+        if reading is not None:
+            kept(reading, lambda: f"{tag} is {version}")
         return
     deciders = [*version_overrides(tracked), *tag_settings(pyproject), "tool.hoist.tag_prefix"]
     raise PreflightError(
@@ -162,19 +166,29 @@ def check_tag_version(config: Config, runner: Runner, tag: str, version: str) ->
     )
 
 
+def keeps_tag_reading(config: Config, pyproject: Mapping[str, Any]) -> bool:
+    """Whether the backend's reading of a tag may be kept: the version comes
+    from the tags, through a plugin that reads them (``config.version_backend``),
+    and no code of the project's own runs in the backend (no ``setup.py``, no
+    in-tree backend, ``backend-path``, PEP 517), which could read anything."""
+    return (config.version_backend is not None and not (config.root / "setup.py").exists()
+            and not pyproject.get("build-system", {}).get("backend-path"))
+
+
 def tag_reading(config: Config, runner: Runner, pyproject: Mapping[str, Any], tracked: list[str], place: str,
                 tag: str, version: str) -> str:
     """A key (sha256) of everything that decides how the build backend reads
     a tag like *tag* (*version* with the project's prefix): the project's
-    place in its repository (*place*, ``.`` at its top), its configuration files and ``setup.py``, the tracked files that may fix the
-    version (:func:`hoist.backend.version_overrides`), the distributions of
-    the backend's virtualenv (made here if it is not yet), the environment's
+    place in its repository (*place*, ``.`` at its top), its configuration
+    files, the tracked files that may fix the version
+    (:func:`hoist.backend.version_overrides`), the distributions of the
+    backend's virtualenv (made here if it is not yet), the environment's
     variables that backends read (``*VERSION*``, ``*SCM*``, e.g.
     ``SETUPTOOLS_SCM_PRETEND_VERSION``), and the tag's form.
 
     :raises PreflightError: the backend's virtualenv could not be made.
     """
-    files = {name: sha256_file(config.root / name) for name in (*CONFIGURATION_FILES, "setup.py", *version_overrides(tracked))
+    files = {name: sha256_file(config.root / name) for name in (*CONFIGURATION_FILES, *version_overrides(tracked))
              if (config.root / name).is_file()}
     backend = BackendEnv.of(runner, pyproject)
     backend.ensure()

@@ -134,7 +134,7 @@ def fix_records(venv: Path) -> None:
                 if "__pycache__" in Path(path).parts and not (site / path).exists():
                     continue  # byte code removed by remove_byte_code
                 target = os.path.normpath(os.path.join(site, path))  # a RECORD path may be absolute
-                if rest and rest[0] and os.path.dirname(target) == scripts and os.path.isfile(target):
+                if rest and rest[0] and target.startswith(scripts + os.sep) and os.path.isfile(target):
                     data = Path(target).read_bytes()
                     row = [path, _record_hash(data), str(len(data))]
                 fixed.append(row)

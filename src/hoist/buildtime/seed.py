@@ -23,14 +23,16 @@ and the rest of the build runs as it always does.
 A linked file shares its inode with the kept one, so nothing may write
 through it:
 
-- ``strip`` rewrites ELF files in place (binutils writes through a hard
-  link): dh_strip is told to leave the trees of site-packages that are the
-  dependencies' alone (``-X``, read by ``debian/rules`` from
-  ``debian/.hoist-seed-strip-excludes``), which the build that kept them
-  stripped already with the same debhelper and binutils; an ELF file
-  anywhere else is copied;
+- ``strip`` rewrites ELF files and static libraries in place (binutils
+  writes through a hard link): dh_strip is told to leave the trees of
+  site-packages that are the dependencies' alone (``-X``, read by
+  ``debian/rules`` from ``debian/.hoist-seed-strip-excludes``), which the
+  build that kept them stripped already with the same debhelper and
+  binutils; such a file anywhere else is copied;
 - the console scripts of ``bin/``, and any file the application's wheel
-  also installs, are copied;
+  also installs, are copied; a file the application's wheel installed when
+  the files were kept is not kept, and they are linked only while the
+  application's wheel still installs it;
 - every other file is only read by the build's later steps, or replaced by
   a new file (``sed -i`` in dh-virtualenv's shebang rewrite, the fixup's
   ``RECORD`` rewrite), or given the mode and owner it already has
@@ -46,6 +48,7 @@ library (``tests/test_layout.py``).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -54,6 +57,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -74,7 +78,16 @@ FAR_FUTURE = 4102444800
 KEPT_PER_ROOT = 2
 
 
-def _is_elf(path: Path) -> bool:
+#: The static libraries dh_strip strips (dh_strip, ``testfile``: ``lib*.a``, not ``*_g.a``).
+_STATIC_LIBRARY = re.compile(r"(?:^|/)lib[^/]*(?<!_g)\.a$")
+
+
+def _stripped_in_place(path: Path, relative: str) -> bool:
+    """Whether dh_strip would rewrite the file *path* (at *relative* in the
+    virtualenv), which binutils does in place, through a hard link: an ELF
+    file, or a static library (whether ``-B`` would call it binary or not)."""
+    if _STATIC_LIBRARY.search(relative):
+        return True
     with path.open("rb") as handle:
         return handle.read(4) == b"\x7fELF"
 
@@ -110,6 +123,7 @@ def keep(seed: Path, venv: Path, application_wheel: Path) -> int:
     application = _normalize(application_wheel.name.split("-", 1)[0])
     ours = wheel_paths(application_wheel)
     files: set[str] = set()
+    overlaps: set[str] = set()
     names: list[str] = []
     for site in sorted(venv.glob("lib/python3*/site-packages")):
         for dist_info in sorted(site.glob("*.dist-info")):
@@ -117,8 +131,9 @@ def keep(seed: Path, venv: Path, application_wheel: Path) -> int:
             if _normalize(name.rpartition("-")[0]) == application or not (dist_info / "RECORD").is_file():
                 continue
             names.append(name)
-            files.update(path for path in _record_paths(dist_info, site, venv) if _installed_as(path) not in ours)
-    elf = sorted(path for path in files if _is_elf(venv / path))
+            for path in _record_paths(dist_info, site, venv):
+                (overlaps if _installed_as(path) in ours else files).add(path)
+    stripped = sorted(path for path in files if _stripped_in_place(venv / path, path))
     seed.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{seed.name}.", dir=seed.parent))
     try:
@@ -128,7 +143,15 @@ def keep(seed: Path, venv: Path, application_wheel: Path) -> int:
             kept.parent.mkdir(parents=True, exist_ok=True)
             _link_or_copy(venv / relative, kept)
             os.utime(kept, (FAR_FUTURE, FAR_FUTURE))
-        manifest = {"distributions": names, "files": sorted(files), "elf": elf}
+        manifest = {
+            "distributions": names,
+            "files": sorted(files),
+            "stripped": stripped,
+            # Installed by the application's wheel too, and not kept: a later wheel must install them as well.
+            "overlaps": sorted(_installed_as(path) for path in overlaps),
+            # Directories of the wheels with nothing in them, which no RECORD lists (uv makes them).
+            "empty": _empty_directories(venv, files, ours),
+        }
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=0), encoding="utf-8")
         try:
             os.rename(partial, seed)
@@ -148,12 +171,51 @@ def _installed_as(relative: str) -> str:
     return f"site-packages/{rest}" if sep and head.startswith("lib/python") else relative
 
 
+def _empty_directories(venv: Path, files: set[str], ours: set[str]) -> list[str]:
+    """The empty directories, relative to *venv*, in the trees that hold the
+    kept *files* and none of the application's (*ours*)."""
+    application = {_tree(path) for path in ours}
+    trees = {_tree(_installed_as(path)): path for path in files if not path.startswith("bin/")}
+    empty = []
+    for tree, example in sorted(trees.items()):
+        if tree in application:
+            continue
+        root = venv / example[: len(example) - len(_installed_as(example)) + len(tree)]
+        for directory, subdirectories, names in os.walk(root):
+            if not subdirectories and not names:
+                empty.append(Path(directory).relative_to(venv).as_posix())
+    return sorted(empty)
+
+
+def _tree(installed_as: str) -> str:
+    """The top of the tree a path (as :func:`wheel_paths` names it) is in:
+    ``site-packages/<name>``, or the first directory of a data path."""
+    parts = installed_as.split("/")
+    return "/".join(parts[:2]) if parts[0] == "site-packages" else parts[0]
+
+
 def _forget_old(seed: Path) -> None:
-    """Remove kept directories beside *seed* but the newest :data:`KEPT_PER_ROOT` (by use)."""
+    """Remove kept directories beside *seed* but the newest :data:`KEPT_PER_ROOT`
+    (by use), and what killed runs left (``.``-names, an hour old).  Each is
+    renamed aside first, so that half of one is never taken for a kept one."""
     kept = sorted((p for p in seed.parent.iterdir() if p.is_dir() and not p.name.startswith(".")),
                   key=lambda p: p.stat().st_mtime, reverse=True)
     for old in kept[KEPT_PER_ROOT:]:
-        shutil.rmtree(old, ignore_errors=True)
+        _remove(old)
+    for left in seed.parent.glob(".*"):
+        with contextlib.suppress(OSError):
+            if left.stat().st_mtime < time.time() - 3600:
+                shutil.rmtree(left, ignore_errors=True)
+
+
+def _remove(kept: Path) -> None:
+    """Rename *kept* aside (a ``.``-name), then delete it."""
+    aside = kept.with_name(f".{kept.name}.removed.{os.getpid()}")
+    try:
+        os.rename(kept, aside)
+    except OSError:
+        return  # another run removed it
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -187,31 +249,36 @@ def wheel_paths(wheel: Path) -> set[str]:
     return found
 
 
-def link(seed: Path, venv: Path, application_wheel: Path, excludes: Path | None = None) -> int:
+def link(seed: Path, venv: Path, application_wheel: Path, install_root: str, excludes: Path | None = None) -> int:
     """Link the files kept at *seed* into the staged virtualenv *venv*, which
     must not be there yet.
 
     Console scripts, and any file the application's wheel installs too, are
-    copied.  ELF files are linked only where dh_strip will not touch them:
-    with *excludes*, this writes there one ``-X/site-packages/<name>`` option
-    of dh_strip (dh_strip(1), ``--exclude``) for each top-level name of
-    site-packages that is the dependencies' alone, which ``debian/rules``
-    passes on; it prunes those trees, already stripped by the build that kept
-    them with the same debhelper and binutils.  Other ELF files are copied.
+    copied.  What dh_strip rewrites in place is linked only where dh_strip
+    will not touch it: with *excludes*, this writes there one
+    ``-X<install root>/lib/pythonX.Y/site-packages/<name>`` option of dh_strip
+    (dh_strip(1), ``--exclude``) for each top-level name of site-packages that
+    is the dependencies' alone, which ``debian/rules`` passes on; it prunes
+    those trees, stripped already by the build that kept them with the same
+    debhelper and binutils.  Everything else dh_strip rewrites is copied.
 
+    :param install_root: where the virtualenv is installed, e.g. ``/opt/hello``.
     :returns: the number of distributions linked; 0 when nothing is kept at
-        *seed*, or when linking failed (a kept directory removed meanwhile),
-        and *venv* is then removed again, for dh_virtualenv to install all.
+        *seed*, when the application's wheel no longer installs a file that
+        the kept distributions lack (the dependencies are installed then), or
+        when linking failed (a kept directory removed meanwhile): *venv* is then
+        removed again, for dh_virtualenv to install all, and a kept directory
+        found broken is removed.
     """
     try:
         manifest = json.loads((seed / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return 0
-    if venv.exists():
-        return 0
     ours = wheel_paths(application_wheel)
-    elf = set(manifest["elf"])
-    pruned = _strip_prunable(manifest["files"], ours) if excludes else set()
+    if venv.exists() or not set(manifest["overlaps"]) <= ours:
+        return 0
+    stripped = set(manifest["stripped"])
+    pruned = _strip_prunable(manifest["files"], ours) if excludes else {}
     tree = seed / "tree"
     try:
         made: set[Path] = set()
@@ -220,20 +287,24 @@ def link(seed: Path, venv: Path, application_wheel: Path, excludes: Path | None 
             if target.parent not in made:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 made.add(target.parent)
-            written_in_place = relative in elf and _top_level(relative) not in pruned
+            written_in_place = relative in stripped and _top_level(relative) not in pruned
             if written_in_place or relative.startswith("bin/") or _installed_as(relative) in ours:
                 shutil.copyfile(source, target)
                 shutil.copymode(source, target)
             else:
                 _link_or_copy(source, target)
+        for directory in manifest["empty"]:
+            (venv / directory).mkdir(parents=True, exist_ok=True)
         if excludes:
-            excludes.write_text("".join(f"-X/site-packages/{name}\n" for name in sorted(pruned)), encoding="utf-8")
+            root = install_root.rstrip("/")
+            excludes.write_text("".join(f"-X{root}/{top}\n" for top in sorted(pruned)), encoding="utf-8")
         os.utime(seed)  # in use: the newest is kept longest
     except OSError as error:
         sys.stderr.write(f"hoist.buildtime.seed: {seed} could not be linked ({error}): uv installs every distribution\n")
         shutil.rmtree(venv, ignore_errors=True)
         if excludes:
             excludes.unlink(missing_ok=True)
+        _remove(seed)  # broken: the next build keeps a whole one
         return 0
     return len(manifest["distributions"])
 
@@ -244,19 +315,21 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.+-]+")
 
 
 def _top_level(relative: str) -> str | None:
-    """The top-level name of site-packages that *relative* is or is under."""
+    """``lib/pythonX.Y/site-packages/<name>`` that *relative* is or is under, else None."""
     head, sep, rest = relative.partition("/site-packages/")
-    return rest.split("/", 1)[0] if sep and head.startswith("lib/python") else None
+    return f"{head}/site-packages/{rest.split('/', 1)[0]}" if sep and head.startswith("lib/python") else None
 
 
 def _strip_prunable(files: list[str], ours: set[str]) -> set[str]:
-    """The top-level names of site-packages under which dh_strip may skip
-    everything: the dependencies' alone.  dh_strip matches ``-X`` as a part of
-    the path, so a name that begins any name of the application's is not one."""
+    """The top-level trees of site-packages (:func:`_top_level`) under which
+    dh_strip may skip everything: the dependencies' alone.  dh_strip matches
+    ``-X`` as a part of the path, so a name that begins any name of the
+    application's is not one."""
     application = {path.split("/", 2)[1] for path in ours if path.startswith("site-packages/")}
-    names = {top for top in map(_top_level, files) if top}
-    return {name for name in names
-            if _PLAIN_NAME.fullmatch(name) and not any(other.startswith(name) for other in application)}
+    tops = {top for top in map(_top_level, files) if top}
+    return {top for top in tops
+            if _PLAIN_NAME.fullmatch(name := top.rpartition("/")[2])
+            and not any(other.startswith(name) for other in application)}
 
 
 def prefetch(seed: Path) -> int:
@@ -274,9 +347,9 @@ def prefetch(seed: Path) -> int:
         manifest = json.loads((seed / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return 0
-    elf = set(manifest["elf"])
+    stripped = set(manifest["stripped"])
     count = 0
-    for relative in [*manifest["elf"], *(f for f in manifest["files"] if f not in elf)]:
+    for relative in [*manifest["stripped"], *(f for f in manifest["files"] if f not in stripped)]:
         try:
             descriptor = os.open(seed / "tree" / relative, os.O_RDONLY)
         except OSError:
@@ -296,9 +369,9 @@ def linked(seed: Path, venv: Path) -> int:
         manifest = json.loads((seed / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return 0
-    elf = set(manifest["elf"])
+    stripped = set(manifest["stripped"])
     for relative in manifest["files"]:
-        if not relative.startswith("bin/") and relative not in elf:
+        if not relative.startswith("bin/") and relative not in stripped:
             try:
                 return len(manifest["distributions"]) if (venv / relative).samefile(seed / "tree" / relative) else 0
             except OSError:
@@ -316,7 +389,8 @@ def main(argv: list[str]) -> int:
     # The dh_strip options go where debian/rules reads them; rules that do not would strip through links.
     excludes = debian / STRIP_EXCLUDES
     honoured = STRIP_EXCLUDES in (debian / "rules").read_text(encoding="utf-8", errors="replace")
-    count = link(Path(seed), Path(staging) / install_root.lstrip("/"), Path(wheel), excludes if honoured else None)
+    count = link(Path(seed), Path(staging) / install_root.lstrip("/"), Path(wheel), install_root,
+                 excludes if honoured else None)
     if count:
         print(f"hoist.buildtime.seed: {count} distributions of the lock linked from {seed}")
     return 0

@@ -20,6 +20,7 @@ from importlib.metadata import version as distribution_version
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.utils import parse_wheel_filename
 from uv import find_uv_bin
 
 from .. import __version__
@@ -128,8 +129,10 @@ class Deb:
         export, house = made.get(Export), made.get(Wheelhouse)
         package = ctx.config.package
         app = made.artifact("wheel")
-        dependencies = {w.name: sha256_file(w) for w in sorted(house.directory.glob("*.whl"))}
-        wheels = dependencies | {app.filename: app.sha256}
+        wheels = {w.name: sha256_file(w) for w in sorted(house.directory.glob("*.whl"))} | {app.filename: app.sha256}
+        # Without a lock, the wheelhouse holds the application's wheel too.
+        ours = parse_wheel_filename(app.filename)[0]
+        dependencies = {name: digest for name, digest in wheels.items() if parse_wheel_filename(name)[0] != ours}
         sbom_input = ctx.work / "sbom-input.json"
         sbom_input.write_text(json.dumps({"version": str(release.version), "wheels": wheels}, sort_keys=True),
                               encoding="utf-8")
@@ -193,8 +196,8 @@ class Deb:
             return
         try:
             count = seed.keep(kept, venv, wheel)
-        except OSError as error:
-            ctx.ui.line(f"    note: the virtualenv's dependencies could not be kept for the next build: {error}")
+        except Exception as error:  # noqa: BLE001 -- a cache: the release goes on without it
+            ctx.ui.line(f"    note: the virtualenv's dependencies could not be kept for the next build: {error!r}")
             return
         if count:
             ctx.ui.line(f"    venv: {count} distributions of the lock kept for the next build ({kept})")
