@@ -64,6 +64,9 @@ from pathlib import Path, PurePosixPath
 #: The kept directory's list of its files.
 MANIFEST = "manifest.json"
 
+#: What a manifest holds; one that lacks any (an older hoist's) is not used.
+MANIFEST_KEYS = ("distributions", "files", "stripped", "overlaps", "empty")
+
 #: Where, in ``debian/``, :func:`link` writes dh_strip's options for ``debian/rules``.
 STRIP_EXCLUDES = ".hoist-seed-strip-excludes"
 
@@ -118,8 +121,9 @@ def keep(seed: Path, venv: Path, application_wheel: Path) -> int:
     :returns: the number of distributions kept (0 when *seed* was there).
     :raises OSError: when the cache cannot be written.
     """
-    if (seed / MANIFEST).is_file():
+    if read_manifest(seed) is not None:
         return 0
+    _remove(seed)  # an older hoist's, or half of one
     application = _normalize(application_wheel.name.split("-", 1)[0])
     ours = wheel_paths(application_wheel)
     files: set[str] = set()
@@ -156,7 +160,7 @@ def keep(seed: Path, venv: Path, application_wheel: Path) -> int:
         try:
             os.rename(partial, seed)
         except OSError:
-            if not (seed / MANIFEST).is_file():
+            if read_manifest(seed) is None:
                 raise
             return 0  # a concurrent build kept the same
     finally:
@@ -192,6 +196,16 @@ def _tree(installed_as: str) -> str:
     ``site-packages/<name>``, or the first directory of a data path."""
     parts = installed_as.split("/")
     return "/".join(parts[:2]) if parts[0] == "site-packages" else parts[0]
+
+
+def read_manifest(seed: Path) -> dict | None:
+    """The manifest of the kept directory *seed*, or None when there is none
+    (or none that this hoist reads)."""
+    try:
+        manifest = json.loads((seed / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and all(key in manifest for key in MANIFEST_KEYS) else None
 
 
 def _forget_old(seed: Path) -> None:
@@ -270,9 +284,8 @@ def link(seed: Path, venv: Path, application_wheel: Path, install_root: str, exc
         removed again, for dh_virtualenv to install all, and a kept directory
         found broken is removed.
     """
-    try:
-        manifest = json.loads((seed / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    manifest = read_manifest(seed)
+    if manifest is None:
         return 0
     ours = wheel_paths(application_wheel)
     if venv.exists() or not set(manifest["overlaps"]) <= ours:
@@ -343,9 +356,8 @@ def prefetch(seed: Path) -> int:
 
     :returns: the number of files advised (0 when nothing is kept at *seed*).
     """
-    try:
-        manifest = json.loads((seed / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    manifest = read_manifest(seed)
+    if manifest is None:
         return 0
     stripped = set(manifest["stripped"])
     count = 0
@@ -365,9 +377,8 @@ def prefetch(seed: Path) -> int:
 def linked(seed: Path, venv: Path) -> int:
     """The number of distributions kept at *seed* whose files *venv* holds as
     links to the kept ones (0 when it holds none: the build installed them)."""
-    try:
-        manifest = json.loads((seed / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    manifest = read_manifest(seed)
+    if manifest is None:
         return 0
     stripped = set(manifest["stripped"])
     for relative in manifest["files"]:

@@ -7,6 +7,10 @@ requirements (the wheel just built and every dependency, pinned with hashes),
 uv as the installer (:mod:`hoist.buildtime.pip_uv`), the wheelhouse as its only
 source (``--no-index``), :mod:`hoist.buildtime.fixup`, and the compression.  The installed
 distributions are read back from the staging tree for the manifest.
+
+The dependencies' files, as the build left them, are kept for the next build
+of the same lock, tools and rules (:func:`seed_directory`), which links them
+in rather than have uv copy them again (:mod:`hoist.buildtime.seed`).
 """
 
 from __future__ import annotations
