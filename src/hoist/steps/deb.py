@@ -205,4 +205,3 @@ class Deb:
             return
         if count:
             ctx.ui.line(f"    venv: {count} distributions of the lock kept for the next build ({kept})")
-
