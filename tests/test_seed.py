@@ -13,6 +13,9 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import pytest
+from conftest import run_hoist
+
 from hoist.buildtime import seed
 from hoist.buildtime.fixup import fix_records
 
@@ -150,3 +153,30 @@ def test_the_fixup_replaces_a_record_and_never_writes_through_a_link(tmp_path: P
     inode = untouched.stat().st_ino
     fix_records(venv)  # nothing under bin/ changed: no RECORD is rewritten
     assert untouched.stat().st_ino == inode
+
+
+def test_one_build_at_a_time_holds_the_kept_directories_of_an_install_root(tmp_path: Path) -> None:
+    kept = tmp_path / "venvs" / "opt_hello" / "0123"
+    with seed.in_use(kept) as first:
+        with seed.in_use(kept) as second, seed.in_use(tmp_path / "venvs" / "opt_other" / "0123") as other:
+            assert (first, second, other) == (True, False, True)
+    with seed.in_use(kept) as again:
+        assert again
+
+
+@pytest.mark.slow
+def test_a_build_that_finds_the_kept_virtualenv_in_use_installs_everything(
+        example_project, hoist_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another build's links would change the change time of the files dpkg-deb's tar reads
+    ("file changed as we read it"): this one neither links nor keeps, and is released."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project = example_project()
+    root = tmp_path / "cache" / "hoist" / "venvs" / "opt_hoist-hello"
+    with seed.in_use(root / "any") as held:
+        assert held
+        result = run_hoist(project, "release")
+    assert result.returncode == 0, result.output
+    assert "venv: another build uses the kept virtualenvs of /opt/hoist-hello: uv installs every distribution" \
+        in result.output
+    assert "kept for the next build" not in result.output and "linked from" not in result.output
+    assert [p.name for p in root.iterdir()] == [seed.LOCK]

@@ -37,6 +37,14 @@ through it:
   a new file (``sed -i`` in dh-virtualenv's shebang rewrite, the fixup's
   ``RECORD`` rewrite), or given the mode and owner it already has
   (dh_fixperms);
+- a linked file also shares its change time (ctime) with every other
+  link: making or removing a link, or dh_fixperms' chmod and chown, sets
+  it, and GNU tar, which dpkg-deb runs, fails a file whose change time
+  moved while it read it ("file changed as we read it").  So one build at a
+  time links, keeps or removes the kept files of one install root
+  (:func:`in_use`, held by hoist from before dpkg-buildpackage until the
+  staging tree is removed); a build that finds them in use installs every
+  distribution, as if nothing were kept;
 - a kept file's modification time is set past any ``SOURCE_DATE_EPOCH``
   (:data:`FAR_FUTURE`), so dpkg-deb's clamp gives it the release's time, as
   it does a file uv has just copied: the .deb is byte for byte the one a
@@ -50,6 +58,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
 import io
 import json
 import os
@@ -59,6 +68,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 #: The kept directory's list of its files.
@@ -66,6 +76,10 @@ MANIFEST = "manifest.json"
 
 #: What a manifest holds; one that lacks any (an older hoist's) is not used.
 MANIFEST_KEYS = ("distributions", "files", "stripped", "overlaps", "empty")
+
+#: The lock file, beside the kept directories of one install root, that
+#: :func:`in_use` holds.
+LOCK = "lock"
 
 #: Where, in ``debian/``, :func:`link` writes dh_strip's options for ``debian/rules``.
 STRIP_EXCLUDES = ".hoist-seed-strip-excludes"
@@ -83,6 +97,29 @@ KEPT_PER_ROOT = 2
 
 #: The static libraries dh_strip strips (dh_strip, ``testfile``: ``lib*.a``, not ``*_g.a``).
 _STATIC_LIBRARY = re.compile(r"(?:^|/)lib[^/]*(?<!_g)\.a$")
+
+
+@contextlib.contextmanager
+def in_use(seed: Path) -> Iterator[bool]:
+    """Hold the kept directories of *seed*'s install root for one build: an
+    exclusive ``flock(2)`` on :data:`LOCK` beside them, not waited for.
+
+    :yields: True when held: the build may link from *seed*, keep into it,
+        and must remove its staging tree before leaving; False when another
+        build holds them, and this one must neither link nor keep.
+    :raises OSError: when the cache cannot be written.
+    """
+    seed.parent.mkdir(parents=True, exist_ok=True)
+    with (seed.parent / LOCK).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _stripped_in_place(path: Path, relative: str) -> bool:

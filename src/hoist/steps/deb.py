@@ -15,6 +15,7 @@ in rather than have uv copy them again (:mod:`hoist.buildtime.seed`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -146,6 +147,25 @@ class Deb:
         kept = None
         if SEED_MARKER in rules:
             kept = seed_directory(ctx.runner, export.path, dependencies, plan.install_root, dict(plan.environment))
+        staging = export.path / "debian" / package
+        with seed.in_use(kept) if kept else contextlib.nullcontext(False) as holding:
+            if kept and not holding:
+                ctx.ui.line(f"    venv: another build uses the kept virtualenvs of {plan.install_root}: "
+                            "uv installs every distribution")
+            try:
+                return self._build(ctx, release, plan, made, sbom_input, ships_sbom, kept if holding else None)
+            finally:
+                if holding:
+                    # Its files share their inodes with the kept ones: removed while no other build reads those.
+                    shutil.rmtree(staging, ignore_errors=True)
+
+    def _build(self, ctx: Context, release: ReleasePlan, plan: DebPlan, made: Products, sbom_input: Path,
+               ships_sbom: bool, kept: Path | None) -> Products:
+        """dpkg-buildpackage, linking the dependencies from *kept* and keeping them there (when not None)."""
+        assert ctx.work is not None
+        export, house = made.get(Export), made.get(Wheelhouse)
+        package = ctx.config.package
+        app = made.artifact("wheel")
         # The kept files are read into memory while dpkg-buildpackage starts and links them.
         reading = threading.Thread(target=seed.prefetch, args=(kept,), daemon=True) if kept else None
         if reading:
