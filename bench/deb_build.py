@@ -31,8 +31,8 @@ requirements, 184 locked distributions) it runs, alternating run by run
     (hoist's caches), ``PIP_CACHE_DIR`` and ``UV_CACHE_DIR`` per run.
 (c) hoist warm: the same steps with caches filled by earlier builds; then,
     untimed in (c), (f) the floor: the least any venv .deb build must do once
-    the venv is built, a copy of (c)'s staged venv tree, tarred and
-    compressed with the package's compressor; and, for information, the same
+    the venv is built, a copy of the venv tree (c) built (taken out of its
+    .deb, untimed), tarred and compressed with the package's compressor; and, for information, the same
     again after dropping the page cache (root only), as the files a warm
     build reads were left by an earlier build and may be on disk only.
 (r) a whole warm ``hoist release --yes`` (plan and checks, sdist, wheel,
@@ -513,7 +513,10 @@ def build_hoist(proj: Project, plan: ReleasePlan, run_dir: Path, caches: Path, b
             t2 = time.perf_counter()
         lowest = None
         if floor:
-            venv = made.get(Export).path / "debian" / proj.package / ctx.config.install_root.lstrip("/")
+            # The venv this build shipped: the staging tree is gone (Deb removes it), the .deb holds it whole.
+            shipped = run_dir / "shipped"
+            subprocess.run(["dpkg-deb", "-x", str(made.artifact("deb").path), str(shipped)], check=True)
+            venv = shipped / ctx.config.install_root.lstrip("/")
             lowest = floor_seconds(venv, ctx.config.compression, run_dir / "floor")
             # For information: the same from the disk, as (c) reads kept files an earlier build left there.
             lowest_cold = floor_seconds(venv, ctx.config.compression, run_dir / "floor") if drop_page_cache() else None
