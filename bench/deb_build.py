@@ -516,6 +516,7 @@ def build_hoist(proj: Project, plan: ReleasePlan, run_dir: Path, caches: Path, b
             # The venv this build shipped: the staging tree is gone (Deb removes it), the .deb holds it whole.
             shipped = run_dir / "shipped"
             subprocess.run(["dpkg-deb", "-x", str(made.artifact("deb").path), str(shipped)], check=True)
+            subprocess.run(["sync"], check=True)  # its writes are done before the floor is timed, not during
             venv = shipped / ctx.config.install_root.lstrip("/")
             lowest = floor_seconds(venv, ctx.config.compression, run_dir / "floor")
             # For information: the same from the disk, as (c) reads kept files an earlier build left there.
