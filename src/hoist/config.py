@@ -18,6 +18,7 @@ import platform
 import posixpath
 import re
 import shlex
+import threading
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
@@ -356,7 +357,7 @@ def cache_home() -> Path:
 def kept(path: Path, answer: Callable[[], T]) -> T:
     """*answer()*, kept as JSON at *path*: read from there when it is there,
     else computed and written there whole (a new file renamed into place), so
-    that concurrent runs never read half of one; a cache that cannot be
+    that concurrent runs and threads never read half of one; a cache that cannot be
     written is left unwritten."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))["answer"]
@@ -365,7 +366,7 @@ def kept(path: Path, answer: Callable[[], T]) -> T:
     value = answer()
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
         partial.write_text(json.dumps({"answer": value}), encoding="utf-8")
         os.replace(partial, path)
     return value

@@ -56,17 +56,21 @@ def steps(targets: Targets) -> list[Step]:
     ]
 
 
-def prepare(ctx: Context, *, fetch: bool, tag_check: bool = True) -> ReleasePlan:
+def prepare(ctx: Context, *, fetch: bool, tag_check: bool = True, archive_check: bool = True) -> ReleasePlan:
     """Run the preflight checks and plan the release (no side effect but a fetch).
 
     :param tag_check: ask the build backend for the planned tag's version
         here (:func:`hoist.preflight.check_tag_version`); a release does it
         while the targets are checked instead.
+    :param archive_check: look the package's name and links up in Debian's
+        archive here (:func:`hoist.preflight.check_archive`); a release
+        does it while the backend answers for the tag.
     :raises HoistError: whatever the checks find.
     """
     check_project(ctx.config)
     check_tools(ctx.runner)
-    check_archive(ctx.config, ctx.runner)
+    if archive_check:
+        check_archive(ctx.config, ctx.runner)
     check_repository(ctx.git, ctx.config)
     origin = ctx.targets.git
     remote = origin.refs()
@@ -155,7 +159,7 @@ def release(ctx: Context, confirm: Callable[[ReleasePlan], bool] | None = None) 
     attempts = max(1, ctx.config.push_retries)
     origin = ctx.targets.git
     for attempt in range(1, attempts + 1):
-        plan = prepare(ctx, fetch=True, tag_check=False)
+        plan = prepare(ctx, fetch=True, tag_check=False, archive_check=False)
         for note in plan.notes:
             ctx.ui.line(f"note: {note}", style="yellow")
         if plan.resume:
@@ -167,11 +171,14 @@ def release(ctx: Context, confirm: Callable[[ReleasePlan], bool] | None = None) 
                 raise NothingToDo(f"{plan.tag} is released and every target holds it", "`hoist status` shows each target")
             if plan.tag not in ctx.git.local_tags():
                 origin.fetch(f"refs/tags/{plan.tag}:refs/tags/{plan.tag}")
-        # The backend's answer for the planned tag (a process of its own) while
-        # the targets are checked; both before anything changes.
+        # The backend's answer for the planned tag (a process of its own)
+        # while Debian's archive is looked up (apt-cache, apt-file), each
+        # seconds when not kept from an earlier run, and then the targets are
+        # checked: a clash with Debian's is refused before a target is made.
         with ThreadPoolExecutor(1) as pool:
             tag_version = None if plan.resume else pool.submit(
                 check_tag_version, ctx.config, ctx.runner, plan.tag, str(plan.version))
+            check_archive(ctx.config, ctx.runner)
             for target in ctx.targets.all:
                 target.prepare()
                 target.check(plan.ref(None))

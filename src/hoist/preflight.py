@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -89,14 +90,17 @@ def check_archive(config: Config, runner: Runner) -> None:
     :raises ConfigError: with every clash, before anything changes.
     """
     archive = Archive(runner, own=config.package)
-    problems = []
-    taken = archive.package(config.package)
-    if taken is not None:
-        problems.append(f"{taken}: apt would replace one with the other on servers")
     links = config.root / "debian" / f"{config.package}.links"
     linked = [f"/{words[1]}" for words in map(str.split, links.read_text().splitlines() if links.is_file() else [])
               if len(words) == 2 and words[1].startswith("usr/bin/")]
-    files, _ = archive.files(linked)
+    # apt-cache's lists and apt-file's Contents are separate reads of seconds each when not kept
+    with ThreadPoolExecutor(1) as pool:
+        searched = pool.submit(archive.files, linked)
+        taken = archive.package(config.package)
+        files, _ = searched.result()
+    problems = []
+    if taken is not None:
+        problems.append(f"{taken}: apt would replace one with the other on servers")
     problems.extend(f"debian/{config.package}.links links {clash}: dpkg would refuse to install both"
                     for clash in files)
     if problems:
