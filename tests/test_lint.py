@@ -15,6 +15,7 @@ import pytest
 from debian.debfile import DebFile
 
 from hoist import lint
+from hoist.steps.verify import lintian_chunks
 
 ROOT = "opt/demo-app"
 SITE = f"{ROOT}/lib/python3.11/site-packages"
@@ -177,3 +178,14 @@ def test_a_package_with_shared_objects_of_its_own_is_checked_whole(tmp_path):
 ])
 def test_own_top_levels(record, tops):
     assert lint.own_top_levels(record) == tops
+
+
+@pytest.mark.parametrize("installed_kib, cores, chunks", [
+    (3_321, 2, 1),      # the example app: a second chunk would only add lintian's start
+    (0, 8, 1),          # no Installed-Size: still one chunk
+    (122_038, 2, 2),    # the benchmark's large app on 2 cores
+    (122_038, 16, 7),   # one chunk per LINTIAN_CHUNK_KIB when there are cores to spare
+    (500_000, 1, 1),
+])
+def test_the_dependencies_are_checked_in_a_chunk_per_start_worth_of_work(installed_kib, cores, chunks):
+    assert lintian_chunks(installed_kib, cores) == chunks
