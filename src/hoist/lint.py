@@ -11,8 +11,9 @@ as packages that together hold each of its files:
   documentation, ``/lib/systemd``...) and the whole ``DEBIAN`` control
   archive, checked on every release;
 - the dependencies' *chunks*: the files of the other distributions under
-  ``site-packages/``, grouped by top-level name into as many chunks as
-  lintian gets cores (lintian checks one package on one core), each with the
+  ``site-packages/``, grouped by top-level name into chunks that lintian
+  checks side by side (it checks one package on one core; the caller picks
+  how many: :func:`hoist.steps.verify.lintian_chunks`), each with the
   package's copyright, changelog and lintian overrides.  A chunk is checked
   once for each content: its passing is kept under
   ``$XDG_CACHE_HOME/hoist/lintian/``, keyed by the sha256 of each of its
