@@ -64,7 +64,7 @@ class DirectoryTarget(Target):
         complete = all(a.filename in held for a in mine) if mine else len(held) >= len(self.kinds)
         return TargetState(self.name, PUBLISHED if complete else MISSING, f"{len(held)} files", facts)
 
-    def publish(self, plan: CopyPlan, artifacts: Sequence[Artifact]) -> None:
+    def publish(self, release: ReleaseRef, plan: CopyPlan, artifacts: Sequence[Artifact]) -> None:
         folder = Path(plan.directory)
         folder.mkdir(parents=True, exist_ok=True)
         held = {p.name: sha256_file(p) for p in folder.iterdir()}

@@ -22,7 +22,11 @@ def test_signed_checksums_of_what_was_published(example_project, hoist_home: Pat
     assert sorted(p.name for p in beside.iterdir()) == ["SHA256SUMS", "SHA256SUMS.asc", f"hoist-hello-{version}-source-release.tar.gz",
                                                           f"hoist-hello_{version}.cdx.json"]
     listed = sorted(line.split("  ")[1] for line in (beside / "SHA256SUMS").read_text().splitlines())
-    assert listed == sorted(Path(a["path"]).name for a in manifest["artifacts"])  # sdist, wheel, .deb, SBOM, source
+    # sdist, wheel, .deb, SBOM, source; the list and its signature are artifacts too, not in the list
+    assert listed == sorted(Path(a["path"]).name for a in manifest["artifacts"]
+                            if a["kind"] not in ("checksums", "signature"))
+    assert {a["kind"]: Path(a["path"]).name for a in manifest["artifacts"]
+            if a["kind"] in ("checksums", "signature")} == {"checksums": "SHA256SUMS", "signature": "SHA256SUMS.asc"}
 
     # What a user downloads: the index's sdist and wheel, the pool's .deb, the rest beside the repository.
     downloads = tmp_path / "downloads"

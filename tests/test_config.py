@@ -14,8 +14,15 @@ from pathlib import Path
 import pytest
 
 from hoist import config
-from hoist.config import AptTarget, GitTarget, PyPITarget, load
+from hoist import pyproject as hoist_pyproject
+from hoist.targets import settings_tables
+from hoist.targets import AptSettings as AptTarget, GitSettings as GitTarget, PyPISettings as PyPITarget
 from hoist.errors import ConfigError
+
+
+def load(root: Path) -> config.Config:
+    """The configuration of the project at *root*, with every registered target kind's table."""
+    return config.load(root, settings_tables())
 
 SCM_PROJECT = """\
 [build-system]
@@ -380,7 +387,7 @@ def test_non_string_target_value(tmp_path: Path) -> None:
     """A target's value must be a string."""
     write(tmp_path, SCM_PROJECT.format(name="a-b") + '\n[tool.hoist.git]\nremote = 1\n')
     error = load_error(tmp_path)
-    assert error.message == "invalid configuration:\n  tool.hoist.git.remote must be a string"
+    assert error.message == "invalid configuration:\n  tool.hoist.git.remote must be a string, not int"
 
 
 def test_every_problem_reported_at_once(tmp_path: Path) -> None:
@@ -469,13 +476,14 @@ def test_channels_and_health_check(tmp_path: Path) -> None:
     ('health_check = "a-b \'check"', "tool.hoist.health_check \"a-b 'check\" is not a command: No closing quotation"),
     ('health_check = "  "', "tool.hoist.health_check is empty"),
     ("channels = []", "tool.hoist.channels must be a non-empty list of names"),
-    ('channels = ["staging", 1]', "tool.hoist.channels must be a non-empty list of names"),
+    ('channels = ["staging", 1]', "tool.hoist.channels must be a list of strings, not a list of int, str"),
     ('channels = ["staging", "pro/duction"]', "tool.hoist.channels: 'pro/duction' cannot be an apt distribution"),
     ('channels = ["staging", "staging"]', "tool.hoist.channels names a channel twice"),
     ('channels = ["staging"]\ndistribution = "bookworm"', "tool.hoist.distribution is 'bookworm' but the first "
      "channel is 'staging'"),
     ('channels = "staging"', "tool.hoist.channels must be a list of strings, not str"),
-    ("valid_days = 0", "tool.hoist.valid_days must be 1 or more, not 0"),
+    ("valid_days = 0", "tool.hoist.valid_days must be 1 to 10000 (days), not 0"),
+    ("valid_days = 9223372036854775807", "tool.hoist.valid_days must be 1 to 10000 (days)"),
 ])
 def test_bad_channels_or_health_check(tmp_path: Path, hoist_toml: str, expected: str) -> None:
     write(tmp_path, SCM_PROJECT.format(name="a-b") + f"\n[tool.hoist]\n{hoist_toml}\n")
@@ -514,4 +522,4 @@ def test_each_backend_that_reads_tags(tmp_path: Path, build_system: str, tool: s
      'add "setuptools-scm>=8" to [build-system] requires and an empty [tool.setuptools_scm] table'),
 ])
 def test_a_static_version_names_the_backend_and_the_setting(pyproject: str, hint: str) -> None:
-    assert config.tag_version_hint(tomllib.loads(pyproject)) == hint
+    assert hoist_pyproject.tag_version_hint(tomllib.loads(pyproject)) == hint

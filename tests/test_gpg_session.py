@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from hoist.runner import Runner
-from hoist.targets.aptly import gpg_session
+from hoist.targets.apt.signing import gpg_session
 
 
 def agent_running(home: Path) -> bool:

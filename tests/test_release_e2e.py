@@ -57,7 +57,7 @@ def check_published(project: Path, hoist_home: Path, package: str, branch: str =
     assert tag == f"v{version}"
     assert {t: s["state"] for t, s in manifest["targets"].items()} == {"git": "published", "pypi": "published", "apt": "published"}
     artifacts = {a["kind"]: a for a in manifest["artifacts"]}
-    assert set(artifacts) == {"sdist", "wheel", "deb", "sbom", "source"}
+    assert set(artifacts) == {"sdist", "wheel", "deb", "sbom", "source", "checksums", "signature"}
     for artifact in artifacts.values():
         local_file = project / artifact["path"]
         assert local_file.stat().st_size == artifact["size"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from .config import cache_home, kept
+from .cache import cache_home, kept
 from .runner import Runner
 
 #: Where apt keeps its lists, the Contents indexes among them (apt.conf(5), Dir::State::lists).

@@ -37,7 +37,8 @@ from packaging.version import InvalidVersion, Version
 from uv import find_uv_bin
 
 from .buildtime import venv_distributions
-from .config import build_requires, cache_home, kept, read_pyproject, tool_setting
+from .cache import cache_home, kept
+from .pyproject import build_requires, read_pyproject, tool_setting
 from .errors import BuildError, CommandError, HoistError, PreflightError
 from .flock import file_lock
 from .reproducible import extract

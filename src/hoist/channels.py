@@ -27,7 +27,7 @@ from debian.debian_support import Version
 
 from .context import Context
 from .errors import ConfigError, PreflightError, PublishError, PushRejectedError
-from .targets.apt import ChannelState, Held, PublishedRepository, published_repository
+from .targets.apt.repository import AptRepository, ChannelState, Held, apt_repository
 from .version import versions_from_tags
 
 #: The ref that records the moves of one channel in the git remote.
@@ -117,7 +117,7 @@ class Channels:
             raise ConfigError("this project has no channels",
                               'add  channels = ["staging", "production"]  to [tool.hoist]: a release goes to the '
                               "first, hoist promote moves it on")
-        self.apt: PublishedRepository = published_repository(ctx.targets, "a channel")
+        self.apt: AptRepository = apt_repository(ctx.targets.all, "a channel")
         self.git = ctx.targets.git
 
     # -- reading ------------------------------------------------------------------------
@@ -150,11 +150,10 @@ class Channels:
 
     def report(self) -> list[ChannelReport]:
         """Every channel: what apt reads from it, and its newest record."""
-        component = self.ctx.config.component
         reports = []
         for name in self.names:
             history = self.history(name)
-            reports.append(ChannelReport(name, self.apt.channel(name, component), history[0] if history else None))
+            reports.append(ChannelReport(name, self.apt.channel(name), history[0] if history else None))
         return reports
 
     # -- moving -------------------------------------------------------------------------
@@ -195,7 +194,7 @@ class Channels:
             version that is not older than the current one.
         """
         self._check_name(channel)
-        current = self.apt.channel(channel, self.ctx.config.component).current
+        current = self.apt.channel(channel).current
         if current is None:
             raise PreflightError(f"the channel {channel} publishes no version of {self.ctx.config.package}",
                                  f"promote a release to it first: hoist promote VERSION --to {channel}")
@@ -228,9 +227,8 @@ class Channels:
     def _move(self, channel: str, version: str, action: str) -> Move:
         """Record (unless the newest record is this very move) and publish."""
         held = self._released(version)
-        component = self.ctx.config.component
         history = self.history(channel)
-        state = self.apt.channel(channel, component)
+        state = self.apt.channel(channel)
         if history and history[0].version == version and history[0].sha256 == held.sha256:
             move = history[0]
             self.ctx.ui.line(f"    the git remote records {channel} at {version} already ({move.commit[:12]})")
@@ -241,8 +239,8 @@ class Channels:
         if state.current is not None and state.current == held and len(state.held) == 1:
             self.ctx.ui.line(f"    {channel} publishes {held.filename} already (same sha256)")
         else:
-            self.apt.put(channel, component, version)
-        after = self.apt.channel(channel, component).current
+            self.apt.put(channel, version)
+        after = self.apt.channel(channel).current
         if after is None or after.sha256 != held.sha256:
             raise PublishError(f"{channel} does not publish {held.filename} with sha256 {held.sha256} after the move "
                                f"(apt reads {after.filename + ' ' + after.sha256 if after else 'nothing'})",

@@ -42,7 +42,8 @@ from .secrets import GPG_PASSPHRASE_VARS, PYPI_PASSWORD_VARS, PYPI_USERNAME_VARS
 from .session import open_project
 from .steps import Skip
 from .steps.confirm import Confirmed
-from .targets.apt import published_repository
+from .targets.apt.repository import apt_repository
+from .targets.apt.source import keyring_name, setup_commands
 from .targets.local import LocalTargets
 from .ui import UI
 
@@ -259,16 +260,12 @@ def show_serve(ctx: Context, bind: str) -> int:
                           "servers read the configured targets at their own URLs (tool.hoist.apt.url); "
                           "hoist serve --local serves the local ones")
     package, suite = ctx.config.package, ctx.config.distribution
-    keyring = f"{package}-archive-keyring.gpg"
 
     def announce(url: str) -> None:
         ctx.ui.result(f"serving the local targets of {package} at {url} (Ctrl-C stops)")
         ctx.ui.result("on a Debian server, as root:")
-        ctx.ui.result(f"  curl -fsSLo /usr/share/keyrings/{keyring} {url}{keyring}")
-        ctx.ui.result(f"  printf 'Types: deb\\nURIs: {url}apt/\\nSuites: {suite}\\nComponents: "
-                      f"{ctx.config.component}\\nSigned-By: /usr/share/keyrings/{keyring}\\n' "
-                      f"> /etc/apt/sources.list.d/{package}.sources")
-        ctx.ui.result(f"  apt-get update && apt-get install {package}")
+        for line in setup_commands(package, f"{url}apt/", suite, ctx.config.component, f"{url}{keyring_name(package)}"):
+            ctx.ui.result(f"  {line}")
         if ctx.config.channels:
             ctx.ui.result(f"or let it follow a channel: hoist server-setup --channel CHANNEL --url {url}apt/")
         ctx.ui.result(f"pip: pip install --find-links {url}index/ {ctx.config.name}")
@@ -280,9 +277,9 @@ def show_serve(ctx: Context, bind: str) -> int:
 
 def show_resign(ctx: Context) -> int:
     """Sign every channel (or the distribution) again; print each one's new Valid-Until."""
-    apt = published_repository(ctx.targets, "hoist resign")
+    apt = apt_repository(ctx.targets.all, "hoist resign")
     names = ctx.config.channels or (ctx.config.distribution,)
-    renewed = apt.resign(names, ctx.config.component)
+    renewed = apt.resign(names)
     for name in names:
         ctx.ui.result(f"{name}: valid until {renewed[name]}" if name in renewed else f"{name}: not published")
     return 0

@@ -1,170 +1,55 @@
 """Typed configuration: ``pyproject.toml``'s ``[project]`` and ``[tool.hoist]``.
 
-The file is read with :mod:`tomllib`; ``[tool.hoist]`` becomes frozen
-dataclasses.  Every problem is collected and reported at once; an unknown key
-gets a did-you-mean (cibuildwheel's way).  Secrets never live here: they come
-from the environment only (see :mod:`hoist.secrets`).  Target tables other
-than the three built in are validated against the settings class their kind
-registers (:mod:`hoist.targets`).
+The file is read with :mod:`tomllib`; ``[tool.hoist]`` is declared once, as
+:class:`HoistTable`, and each target kind declares its own table in its own
+module (:mod:`hoist.targets`); :func:`hoist.settings.from_table` checks both
+from those declarations: every problem at once, an unknown key with a
+did-you-mean (cibuildwheel's way).  Secrets never live here: they come from
+the environment only (see :mod:`hoist.secrets`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import difflib
-import json
-import os
 import platform
 import posixpath
 import re
 import shlex
-import threading
-import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from .errors import ConfigError
+from .pyproject import read_pyproject, version_backend
+from .settings import did_you_mean, from_table
 
-T = TypeVar("T")
+#: The longest ``tool.hoist.valid_days``: about 27 years, far inside what a
+#: ``Release`` file's date (and Python's datetime) can hold.
+MAX_VALID_DAYS = 10_000
 
-#: Build backends (or their plugins) that take the version from git tags,
-#: keyed by canonical distribution name as listed in ``[build-system] requires``.
-TAG_VERSION_BACKENDS = {
-    "setuptools-scm": "setuptools-scm",
-    "hatch-vcs": "hatch-vcs",
-    "versioningit": "versioningit",
-    "setuptools-git-versioning": "setuptools-git-versioning",
-    "poetry-dynamic-versioning": "poetry-dynamic-versioning",
-    "dunamai": "dunamai",
-    "vcs-versioning": "vcs-versioning",
-    "flit-scm": "flit-scm",
-    "uv-dynamic-versioning": "uv-dynamic-versioning",
-}
-
-#: For each build backend (its module in ``build-backend``, PEP 517): its
-#: distribution and the one change that makes it take the version from git tags.
-TAG_VERSION_WAYS = {
-    "setuptools": ("setuptools", 'add "setuptools-scm>=8" to [build-system] requires and an empty '
-                                 "[tool.setuptools_scm] table"),
-    "hatchling": ("hatchling", 'add "hatch-vcs" to [build-system] requires and set [tool.hatch.version] '
-                               'source = "vcs"'),
-    "flit_core": ("flit-core", 'use flit-scm: requires = ["flit-scm"] and build-backend = "flit_scm:buildapi"'),
-    "pdm": ("pdm-backend", 'set [tool.pdm.version] source = "scm"'),
-    "poetry": ("poetry-core", 'add "poetry-dynamic-versioning" to [build-system] requires and set '
-                              "[tool.poetry-dynamic-versioning] enable = true"),
-}
-
-
-def tag_version_hint(pyproject: dict[str, Any]) -> str:
-    """What to change so that the version comes from git tags, for the
-    backend the project already uses (``[build-system] build-backend``)."""
-    project = pyproject.get("project", {})
-    module = str(pyproject.get("build-system", {}).get("build-backend") or "setuptools.build_meta")
-    backend, way = TAG_VERSION_WAYS.get(module.split(".")[0].split(":")[0], TAG_VERSION_WAYS["setuptools"])
-    static = project.get("version")
-    first = (f'remove the static version = "{static}" from [project] and add "version" to [project] dynamic'
-             if static else ('add "version" to [project] dynamic'
-                             if "version" not in project.get("dynamic", []) else ""))
-    return f"{backend} builds it: " + "; ".join(part for part in (first, way) if part)
+#: dpkg-deb's compressors (dpkg-deb(1) -Z); Debian 12's dpkg reads zstd.
+COMPRESSORS = ("zstd", "xz", "gzip", "none")
 
 
 @dataclass(frozen=True)
-class GitTarget:
-    """``[tool.hoist.git]``: the remote that receives the release commit and tag.
+class HoistTable:
+    """``[tool.hoist]`` as written (its target tables aside): the declaration
+    its keys are checked against.  See :class:`Config` for what each means."""
 
-    :ivar remote: a remote name of the repository, or a URL or path.
-    """
-
-    remote: str = "origin"
-
-
-@dataclass(frozen=True)
-class PyPITarget:
-    """``[tool.hoist.pypi]``: a PyPI-compatible index.
-
-    :ivar upload_url: where twine uploads (the legacy upload API).
-    :ivar index_url: the index's simple page (PEP 503/691) used to read it back.
-    """
-
-    upload_url: str
-    index_url: str
-
-
-@dataclass(frozen=True)
-class AptTarget:
-    """``[tool.hoist.apt]``: an aptly repository and where it is published.
-
-    Either an aptly root on this machine (*aptly_config*, *endpoint*), or
-    aptly's REST API on a server (*api_url*), where the server signs.
-
-    :ivar repo: the aptly local repository name.
-    :ivar url: the repository's URL as apt clients see it.
-    :ivar public_key: the keyring clients use as ``signed-by``: a path (in
-        the project, or absolute) or a URL.
-    :ivar aptly_config: path of the aptly configuration file (a local root).
-    :ivar endpoint: aptly's publish prefix, e.g. ``filesystem:public:.``
-        (aptly docs, "publish snapshot"; a local root).
-    :ivar gpg_key: the key id or fingerprint that signs the Release files
-        ("" = the GnuPG home's default key).
-    :ivar gnupghome: the GnuPG home holding the secret key ("" = gpg's
-        default; a local root).
-    :ivar api_url: aptly's REST API (``aptly api serve``), usually behind a
-        web server that adds authentication.
-    :ivar prefix: the publish prefix on the API's server (default ``.``).
-    :ivar keep: how many versions of the package the repository keeps
-        (0: all); older ones leave the repository and the publication.
-    :ivar origin: the ``Origin`` of the publication's ``Release`` file, which
-        servers pin on ("" = the repository's name; Debian Repository Format).
-    :ivar label: its ``Label`` ("" = the same as the origin).
-    :ivar stop_agent: stop the GnuPG home's gpg-agent after each signing, so
-        that no daemon outlives a run (a GnuPG home of hoist's own, as the
-        local targets have; the last of the signing sessions open at once
-        stops it, see :func:`hoist.targets.aptly.gpg_session`).
-    """
-
-    repo: str
-    url: str
-    public_key: str
-    aptly_config: str = ""
-    endpoint: str = ""
-    gpg_key: str = ""
-    gnupghome: str = ""
-    api_url: str = ""
-    prefix: str = "."
-    keep: int = 0
-    origin: str = ""
-    label: str = ""
-    stop_agent: bool = False
-
-    @property
-    def release_origin(self) -> str:
-        """The ``Origin`` the publication carries."""
-        return self.origin or self.repo
-
-    @property
-    def release_label(self) -> str:
-        """The ``Label`` the publication carries."""
-        return self.label or self.release_origin
-
-    def problems(self) -> list[str]:
-        """What is wrong with this table as a whole (each key has its type already)."""
-        found = []
-        if bool(self.api_url) == bool(self.aptly_config):
-            found.append("tool.hoist.apt needs either api_url (aptly's REST API on a server) or aptly_config "
-                         "(an aptly root on this machine), not both")
-        if self.aptly_config and not self.endpoint:
-            found.append("tool.hoist.apt needs the key 'endpoint' with aptly_config (e.g. \"filesystem:public:.\")")
-        if self.api_url and (self.endpoint or self.gnupghome):
-            found.append("tool.hoist.apt.endpoint and gnupghome are for an aptly root on this machine: with api_url, "
-                         "the server publishes at prefix and signs with its own key")
-        if self.keep < 0:
-            found.append(f"tool.hoist.apt.keep must be 0 (keep all) or more, not {self.keep}")
-        return found
+    branch: str = "master"
+    tag_prefix: str = "v"
+    install_root: str = ""
+    lock: str | None = None
+    package: str = ""
+    distribution: str = ""
+    component: str = "main"
+    push_retries: int = 3
+    compression: Literal["zstd", "xz", "gzip", "none"] = "zstd"
+    channels: tuple[str, ...] | None = None
+    health_check: str | None = None
+    valid_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -184,8 +69,10 @@ class Config:
         ``hoist promote`` moves it on; empty for one distribution.
     :ivar health_check: the command a server runs after each upgrade (as a
         list of arguments, see :func:`shlex.split`), or ``()``.
-    :ivar valid_days: how long a signed publication stays valid for apt
-        (``Valid-Until``), in days; ``hoist resign`` renews it.
+    :ivar valid_days: how long a publication signed on this machine stays
+        valid for apt (``Valid-Until``), in days, or None for the default
+        (:data:`hoist.targets.apt.signing.DEFAULT_VALID_DAYS`); ``hoist
+        resign`` renews it.
     :ivar targets: the settings of each configured target, by table name
         (``git``, ``pypi``, ``apt``, or a kind registered with
         :func:`hoist.targets.register`); empty for local targets.
@@ -206,7 +93,7 @@ class Config:
     compression: str = "zstd"
     channels: tuple[str, ...] = ()
     health_check: tuple[str, ...] = ()
-    valid_days: int = 14
+    valid_days: int | None = None
     targets: Mapping[str, Any] = field(default_factory=dict)
     has_hoist_table: bool = False
 
@@ -216,36 +103,27 @@ class Config:
         return not self.targets
 
     @property
-    def git(self) -> GitTarget | None:
+    def git(self) -> Any:
+        """``[tool.hoist.git]``'s settings, or None."""
         return self.targets.get("git")
 
     @property
-    def pypi(self) -> PyPITarget | None:
+    def pypi(self) -> Any:
+        """``[tool.hoist.pypi]``'s settings, or None."""
         return self.targets.get("pypi")
 
     @property
-    def apt(self) -> AptTarget | None:
+    def apt(self) -> Any:
+        """``[tool.hoist.apt]``'s settings, or None."""
         return self.targets.get("apt")
 
 
-_TOP_KEYS = {
-    "branch": str,
-    "tag_prefix": str,
-    "install_root": str,
-    "lock": str,
-    "package": str,
-    "distribution": str,
-    "component": str,
-    "push_retries": int,
-    "compression": str,
-    "channels": list,
-    "health_check": str,
-    "valid_days": int,
-}
+#: The longest ``tool.hoist.valid_days``: about 27 years, far inside what a
+#: ``Release`` file's date (and Python's datetime) can hold.
+MAX_VALID_DAYS = 10_000
+
 #: dpkg-deb's compressors (dpkg-deb(1) -Z); Debian 12's dpkg reads zstd.
 COMPRESSORS = ("zstd", "xz", "gzip", "none")
-
-_TABLES: dict[str, type] = {"git": GitTarget, "pypi": PyPITarget, "apt": AptTarget}
 
 # Debian Policy §5.6.1: package names are [a-z0-9][a-z0-9+.-]+
 _DEBIAN_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
@@ -349,137 +227,13 @@ def host_codename() -> str:
     return info.get("VERSION_CODENAME") or "stable"
 
 
-def cache_home() -> Path:
-    """hoist's cache directory, ``$XDG_CACHE_HOME/hoist`` (XDG Base Directory Specification)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hoist"
-
-
-def kept(path: Path, answer: Callable[[], T]) -> T:
-    """*answer()*, kept as JSON at *path*: read from there when it is there,
-    else computed and written there whole (a new file renamed into place), so
-    that concurrent runs and threads never read half of one; a cache that cannot be
-    written is left unwritten."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))["answer"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    value = answer()
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
-        partial.write_text(json.dumps({"answer": value}), encoding="utf-8")
-        os.replace(partial, path)
-    return value
-
-
-def tool_setting(pyproject: Mapping[str, Any], table: str, key: str) -> Any:
-    """``tool.<table>.<key>`` of a parsed ``pyproject.toml`` (*table* dotted,
-    e.g. ``hatch.version``), or None where it is not set."""
-    value: Any = pyproject.get("tool", {})
-    for part in table.split("."):
-        value = value.get(part, {}) if isinstance(value, dict) else {}
-    return value.get(key) if isinstance(value, dict) else None
-
-
-def build_requires(pyproject: Mapping[str, Any]) -> list[str]:
-    """``[build-system] requires``, or PEP 518's default for a project without it."""
-    return list(pyproject.get("build-system", {}).get("requires", ["setuptools>=40.8.0"]))
-
-
-def project_directory(start: Path, top: Path) -> Path:
-    """The project's directory: the nearest one from *start* up to *top* (the
-    git repository's top level) that holds a ``pyproject.toml``, so that a
-    project in a subdirectory of its repository is found from anywhere in it;
-    *top* when none does.
-    """
-    start, top = Path(start).resolve(), Path(top).resolve()
-    for directory in (start, *start.parents):
-        if (directory / "pyproject.toml").is_file():
-            return directory
-        if directory == top or top not in directory.parents:
-            break
-    return top
-
-
-def read_pyproject(root: Path) -> dict[str, Any]:
-    """Parse ``root/pyproject.toml``.
-
-    :raises ConfigError: the file is missing or is not valid TOML (the message
-        gives the file, line and column).
-    """
-    path = root / "pyproject.toml"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path} not found", "hoist releases Python projects described by pyproject.toml (PEP 621)"
-        ) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            f"malformed {path}: {exc}", "fix the TOML syntax at that line, then run again"
-        ) from None
-
-
-def version_backend(pyproject: dict[str, Any]) -> str | None:
-    """The build backend plugin that takes the version from git tags, or None.
-
-    The version comes from tags when ``version`` is listed in
-    ``[project] dynamic`` (PEP 621) and ``[build-system] requires`` holds a
-    plugin that reads tags (setuptools-scm, hatch-vcs, ...), or pdm-backend
-    with ``[tool.pdm.version] source = "scm"``.
-    """
-    if "version" not in pyproject.get("project", {}).get("dynamic", []):
-        return None
-    for spec in pyproject.get("build-system", {}).get("requires", []):
-        try:
-            name = canonicalize_name(Requirement(spec).name)
-        except InvalidRequirement:
-            continue
-        if name in TAG_VERSION_BACKENDS:
-            return TAG_VERSION_BACKENDS[name]
-        if name == "pdm-backend" and pyproject.get("tool", {}).get("pdm", {}).get("version", {}).get("source") == "scm":
-            return "pdm-backend"
-    return None
-
-
-def _did_you_mean(key: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1)
-    return f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(known))}"
-
-
-def _check_table(key: str, value: dict, settings: type, path: Path, problems: list[str]) -> Any:
-    """The settings of the target table *key*, or None after adding its problems to *problems*."""
-    known = [f.name for f in fields(settings)]
-    before = len(problems)
-    for k in value:
-        if k not in known:
-            problems.append(f"unknown key tool.hoist.{key}.{k} in {path}: {_did_you_mean(k, known)}")
-    for f in fields(settings):
-        if f.default is MISSING and f.default_factory is MISSING and f.name not in value:
-            problems.append(f"tool.hoist.{key} needs the key {f.name!r}")
-    types = {"int": int, int: int, "bool": bool, bool: bool}
-    kinds = {f.name: types.get(f.type, str) for f in fields(settings)}
-    names = {int: "an integer", bool: "true or false", str: "a string"}
-    for k in value:
-        wanted = kinds.get(k)
-        if wanted is not None and (not isinstance(value[k], wanted) or (wanted is not bool and isinstance(value[k], bool))):
-            problems.append(f"tool.hoist.{key}.{k} must be {names[wanted]}")
-    if len(problems) > before:
-        return None
-    made = settings(**value)
-    problems.extend(made.problems() if hasattr(made, "problems") else [])
-    return made if len(problems) == before else None
-
-
-def load(root: Path, extra_tables: Mapping[str, type] | None = None) -> Config:
+def load(root: Path, tables: Mapping[str, type]) -> Config:
     """Read the configuration of the project at *root*.
 
-    :param extra_tables: target tables beyond ``git``, ``pypi`` and ``apt``,
-        each with the frozen dataclass of its keys (strings or integers, as
-        annotated); a ``problems()`` method of it reports what is wrong with
-        the table as a whole.
+    :param tables: the settings dataclass of every target table, by name
+        (:func:`hoist.targets.settings_tables`); a table's ``problems()``
+        reports what is wrong with it as a whole, and its ``conflicts(hoist)``
+        what of ``[tool.hoist]`` its kind cannot honour.
     :raises ConfigError: with every problem found at once (unknown keys with
         the nearest known key, wrong types, missing required keys, values out
         of range).
@@ -497,27 +251,27 @@ def load(root: Path, extra_tables: Mapping[str, type] | None = None) -> Config:
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: tool.hoist must be a table", "write it as [tool.hoist]")
 
-    tables = {**_TABLES, **(extra_tables or {})}
-    values: dict[str, Any] = {}
+    top = {k: v for k, v in table.items() if k not in tables}
+    known = [*HoistTable.__dataclass_fields__, *tables]
+    for key in top:
+        if key not in HoistTable.__dataclass_fields__:
+            problems.append(f"unknown key tool.hoist.{key} in {path}: {did_you_mean(key, known)}")
+    declared = {k: v for k, v in top.items() if k in HoistTable.__dataclass_fields__}
+    settings = from_table(HoistTable, declared, "tool.hoist", path, problems)
     targets: dict[str, Any] = {}
     for key, value in table.items():
-        expected = _TOP_KEYS.get(key, dict if key in tables else None)
-        if expected is None:
-            problems.append(f"unknown key tool.hoist.{key} in {path}: {_did_you_mean(key, [*_TOP_KEYS, *tables])}")
+        if key not in tables:
             continue
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            kinds = {str: "a string", int: "an integer", dict: "a table", list: "a list of strings"}
-            problems.append(f"tool.hoist.{key} must be {kinds[expected]}, not {type(value).__name__}")
+        if not isinstance(value, dict):
+            problems.append(f"tool.hoist.{key} must be a table, not {type(value).__name__}")
             continue
-        if expected is dict:
-            settings = _check_table(key, value, tables[key], path, problems)
-            if settings is not None:
-                targets[key] = settings
-        else:
-            values[key] = value
-    if values.get("compression", "zstd") not in COMPRESSORS:
-        problems.append(f"tool.hoist.compression is {values['compression']!r}, not one of {', '.join(COMPRESSORS)} "
-                        "(zstd builds fastest; xz makes .debs that Debian 11 and older can read)")
+        made = from_table(tables[key], value, f"tool.hoist.{key}", path, problems)
+        if made is not None:
+            targets[key] = made
+            problems.extend(made.conflicts(table) if hasattr(made, "conflicts") else [])
+    values: dict[str, Any] = {}
+    if settings is not None:
+        values = {k: getattr(settings, k) for k in declared}
     package = values.pop("package", None) or debian_package_name(name)
     if not _DEBIAN_NAME.match(package):
         problems.append(f"tool.hoist.package {package!r} is not a valid Debian package name (Debian Policy §5.6.1): "
@@ -527,12 +281,12 @@ def load(root: Path, extra_tables: Mapping[str, type] | None = None) -> Config:
         if problem:
             problems.append(problem)
     if "channels" in values:
-        problems.extend(channels_problems(values["channels"], values.get("distribution")))
+        problems.extend(channels_problems(list(values["channels"] or ()), values.get("distribution")))
     if "health_check" in values:
-        values["health_check"], problem = health_check_command(values["health_check"])
+        values["health_check"], problem = health_check_command(values["health_check"] or "")
         problems.extend([problem] if problem else [])
-    if values.get("valid_days", 1) < 1:
-        problems.append(f"tool.hoist.valid_days must be 1 or more, not {values['valid_days']}")
+    if values.get("valid_days") is not None and not 1 <= values["valid_days"] <= MAX_VALID_DAYS:
+        problems.append(f"tool.hoist.valid_days must be 1 to {MAX_VALID_DAYS} (days), not {values['valid_days']}")
     if values.get("push_retries", 1) < 1:
         problems.append(f"tool.hoist.push_retries must be 1 or more, not {values['push_retries']}")
     if problems:
@@ -541,10 +295,9 @@ def load(root: Path, extra_tables: Mapping[str, type] | None = None) -> Config:
             "fix the keys named above in [tool.hoist]",
         )
     if targets and "git" not in targets:
-        targets["git"] = GitTarget()
+        targets["git"] = tables["git"]()
     values["install_root"] = install_root.rstrip("/")
     if values.get("channels"):
-        values["channels"] = tuple(values["channels"])
         values["distribution"] = values["channels"][0]
     values.setdefault("distribution", host_codename())
     return Config(

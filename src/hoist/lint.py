@@ -52,7 +52,7 @@ from pathlib import Path, PurePosixPath
 from debian.deb822 import Deb822
 from debian.debfile import DebFile
 
-from .config import cache_home
+from .cache import cache_home
 
 
 def own_top_levels(record: str) -> set[str]:

@@ -17,8 +17,13 @@ from typing import Any
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-#: Artifact kinds, in release order.
-KINDS = ("sdist", "wheel", "deb", "sbom", "source")
+#: Artifact kinds, in release order: the checksum list of the others
+#: (``SHA256SUMS``) and its signature last.
+KINDS = ("sdist", "wheel", "deb", "sbom", "source", "checksums", "signature")
+
+
+#: The name of a release's checksum list, in ``sha256sum`` format (GNU coreutils).
+CHECKSUMS = "SHA256SUMS"
 
 
 def sha256_file(path: Path) -> str:

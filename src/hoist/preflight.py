@@ -19,7 +19,9 @@ from packaging.version import Version
 
 from .archive import Archive
 from .backend import CONFIGURATION_FILES, BackendEnv, tag_settings, version_of_tag, version_overrides
-from .config import Config, cache_home, kept, read_pyproject, tag_version_hint
+from .cache import cache_home, kept
+from .config import Config
+from .pyproject import read_pyproject, tag_version_hint
 from .errors import ConfigError, PreflightError, ToolMissingError
 from .git import Git, built_branch
 from .manifest import sha256_file

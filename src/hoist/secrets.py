@@ -16,7 +16,7 @@ from dataclasses import dataclass
 PYPI_USERNAME_VARS = ("HOIST_PYPI_USERNAME", "TWINE_USERNAME")
 PYPI_PASSWORD_VARS = ("HOIST_PYPI_PASSWORD", "TWINE_PASSWORD")
 GPG_PASSPHRASE_VARS = ("HOIST_GPG_PASSPHRASE",)
-#: The login of the web server in front of aptly's REST API (:mod:`hoist.targets.aptly_api`).
+#: The login of the web server in front of aptly's REST API (:mod:`hoist.targets.apt.api`).
 APT_API_USERNAME_VAR, APT_API_PASSWORD_VAR = "HOIST_APT_API_USERNAME", "HOIST_APT_API_PASSWORD"
 
 #: Variables no command inherits from hoist's environment: each secret is

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import config as config_module
-from .config import project_directory
+from .pyproject import project_directory
 from . import targets
 from .context import Context
 from .git import Git

@@ -98,7 +98,7 @@ def main(argv: list[str]) -> int:
     if binary_packages(staging.parent / "control") != [staging.name]:
         return subprocess.run(command, check=False).returncode  # others' substvars are written too: not kept
     substvars = staging.parent / f"{staging.name}.substvars"
-    # hoist.config.cache_home's directory; buildtime imports nothing of the library (test_layout).
+    # hoist.cache.cache_home's directory; buildtime imports nothing of the library (test_layout).
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hoist" / "shlibdeps"
     entry = cache / f"{key(staging, command)}.json"
     if entry.is_file():

@@ -24,17 +24,8 @@ from .. import __version__, changelog
 from ..archive import Archive
 from packaging.version import InvalidVersion, Version
 
-from ..config import (
-    debian_package_name,
-    host_codename,
-    is_debian_package_name,
-    project_directory,
-    read_pyproject,
-    tag_prefix_problem,
-    tag_version_hint,
-    tool_setting,
-    version_backend,
-)
+from ..config import debian_package_name, host_codename, is_debian_package_name, tag_prefix_problem
+from ..pyproject import project_directory, read_pyproject, tag_version_hint, tool_setting, version_backend
 from ..errors import ConfigError
 from ..git import Git
 from ..runner import Runner

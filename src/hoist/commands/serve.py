@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import PreflightError
+from ..targets.apt.source import keyring_name
 
 #: What ``hoist serve`` serves of the local targets' directory, by the first path segment.
 SERVED = ("apt", "index")
@@ -74,7 +75,7 @@ def serve(root: Path, package: str, bind: str, announce: Callable[[str], None],
         raise PreflightError(f"the local targets of {package} hold no release yet ({root})",
                              "hoist release first: it creates and fills them")
     address, port = parse_bind(bind)
-    handler = functools.partial(type("Handler", (_Handler,), {"keyring": f"{package}-archive-keyring.gpg"}),
+    handler = functools.partial(type("Handler", (_Handler,), {"keyring": keyring_name(package)}),
                                 directory=os.fspath(root))
     server_class = type("Server", (http.server.ThreadingHTTPServer,), {"log": staticmethod(log)})
     if ":" in address:

@@ -44,8 +44,9 @@ from ..config import is_debian_package_name
 from ..errors import ConfigError, PreflightError
 from ..preflight import check_tool
 from ..redaction import without_userinfo
-from ..targets.apt import PublishedRepository, published_repository
-from ..targets.publication import public_key_bytes, write_keyring
+from ..targets.apt.publication import public_key_bytes, write_keyring
+from ..targets.apt.repository import AptRepository, apt_repository
+from ..targets.apt.source import KEYRING_DIR, keyring_name, render_source, sources_path
 
 #: Seconds the health check may take before it counts as failed.
 HEALTH_TIMEOUT = 60
@@ -96,7 +97,7 @@ def server_setup(ctx: Context, channel: str, output: Path | None = None, url: st
         raise PreflightError(f"there is no channel {channel!r}", f"the channels are: {', '.join(channels)}")
     if every_minutes < 1:
         raise PreflightError(f"--every {every_minutes}: the timer needs 1 minute or more", "e.g. --every 30")
-    apt = published_repository(ctx.targets, "hoist server-setup")
+    apt = apt_repository(ctx.targets.all, "hoist server-setup")
     for tool, debian in (("dpkg-buildpackage", "dpkg-dev"), ("dh", "debhelper")):
         check_tool(tool, debian)
     url = url or apt.settings.url
@@ -114,7 +115,7 @@ def server_setup(ctx: Context, channel: str, output: Path | None = None, url: st
     with tempfile.TemporaryDirectory(prefix="hoist-server-setup-") as tmp:
         source = Path(tmp, name)
         _write_source(ctx, source, name, version, channel, url, apt, every_minutes, now)
-        write_keyring(ctx.runner, key, source / f"{config.package}-archive-keyring.gpg")
+        write_keyring(ctx.runner, key, source / keyring_name(config.package))
         ctx.runner.run(["dpkg-buildpackage", "-b", "-uc", "-us", "--no-check-builddeps"], cwd=source,
                        env={"SOURCE_DATE_EPOCH": str(int(now.timestamp()))})
         built = Path(tmp, f"{name}_{version}_all.deb")
@@ -125,11 +126,10 @@ def server_setup(ctx: Context, channel: str, output: Path | None = None, url: st
 
 
 def _write_source(ctx: Context, source: Path, name: str, version: str, channel: str, url: str,
-                  apt: PublishedRepository, every_minutes: int, now: datetime) -> None:
+                  apt: AptRepository, every_minutes: int, now: datetime) -> None:
     """The setup package's source tree: debian/ and the files it installs."""
     config = ctx.config
     package = config.package
-    keyring = f"/usr/share/keyrings/{package}-archive-keyring.gpg"
     debian = source / "debian"
     debian.mkdir(parents=True)
     author = "{} <{}>".format(*ctx.git.ident())
@@ -172,12 +172,12 @@ def _write_source(ctx: Context, source: Path, name: str, version: str, channel: 
     (debian / "source" / "format").write_text("3.0 (native)\n")
     share, lib = f"usr/share/{name}", f"usr/lib/{name}"
     (debian / "install").write_text(
-        f"{package}-archive-keyring.gpg usr/share/keyrings\n"
+        f"{keyring_name(package)} {KEYRING_DIR.lstrip('/')}\n"
         f"{package}.sources {share}\n{package}.pref {share}\n"
         f"upgrade {lib}\nsettings.json {lib}\n"
         f"{package}-upgrade.service lib/systemd/system\n{package}-upgrade.timer lib/systemd/system\n")
     (debian / "links").write_text(
-        f"{share}/{package}.sources etc/apt/sources.list.d/{package}.sources\n"
+        f"{share}/{package}.sources {sources_path(package).lstrip('/')}\n"
         f"{share}/{package}.pref etc/apt/preferences.d/{package}.pref\n")
     (debian / "postrm").write_text(textwrap.dedent(f"""\
         #!/bin/sh
@@ -188,14 +188,8 @@ def _write_source(ctx: Context, source: Path, name: str, version: str, channel: 
         fi
         #DEBHELPER#
         """))
-    (source / f"{package}.sources").write_text(textwrap.dedent(f"""\
-        # The {channel} channel of {package}, written by hoist server-setup.
-        Types: deb
-        URIs: {without_userinfo(url)}
-        Suites: {channel}
-        Components: {config.component}
-        Signed-By: {keyring}
-        """))
+    (source / f"{package}.sources").write_text(render_source(
+        package, url, channel, config.component, f"The {channel} channel of {package}, written by hoist server-setup."))
     origin, label = apt.settings.release_origin, apt.settings.release_label
     (source / f"{package}.pref").write_text(textwrap.dedent(f"""\
         # {package} comes from the {channel} channel only, whatever its version:
@@ -205,7 +199,7 @@ def _write_source(ctx: Context, source: Path, name: str, version: str, channel: 
         Pin-Priority: 1001
         """))
     (source / "settings.json").write_text(json.dumps({
-        "package": package, "channel": channel, "sources": f"/etc/apt/sources.list.d/{package}.sources",
+        "package": package, "channel": channel, "sources": sources_path(package),
         "health_check": list(config.health_check), "health_timeout": HEALTH_TIMEOUT, "state": f"/var/lib/{name}",
     }, indent=2) + "\n")
     upgrade = source / "upgrade"

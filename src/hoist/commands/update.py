@@ -24,7 +24,8 @@ from pathlib import Path
 from debian.deb822 import Deb822
 
 from .. import targets
-from ..config import Config, load, project_directory
+from ..config import Config, load
+from ..pyproject import project_directory
 from ..errors import HoistError
 from ..git import Git
 from ..runner import Runner

@@ -28,7 +28,7 @@ from packaging.version import Version
 
 from ..context import Context, ReleasePlan
 from ..backend import BackendEnv, build_distributions, version_overrides
-from ..config import read_pyproject
+from ..pyproject import read_pyproject
 from ..errors import BuildError
 from ..manifest import Artifact
 from ..products import BuildBackend, Export, Products

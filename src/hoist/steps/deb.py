@@ -31,7 +31,7 @@ from uv import find_uv_bin
 from .. import __version__
 from ..buildtime import pip_uv, seed
 from ..buildtime import sbom_path, venv_distributions  # not .sbom: cyclonedx is slow to import, and needed at build time only
-from ..config import cache_home
+from ..cache import cache_home
 from ..context import Context, ReleasePlan
 from ..errors import BuildError
 from ..manifest import Artifact, sha256_file

@@ -28,5 +28,5 @@ class Publish:
         return self.target.plan(release.ref(None))
 
     def run(self, ctx: Context, release: ReleasePlan, plan: Any, made: Products) -> Products:
-        self.target.publish(plan, made.artifacts)
+        self.target.publish(release.ref(None), plan, made.artifacts)
         return made

@@ -33,7 +33,7 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from ..backend import BackendEnv
-from ..config import read_pyproject
+from ..pyproject import read_pyproject
 from ..context import Context, ReleasePlan
 from ..errors import BuildError
 from ..manifest import Artifact, sha256_file

@@ -24,7 +24,7 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from ..context import Context, ReleasePlan
-from ..config import cache_home
+from ..cache import cache_home
 from ..errors import BuildError
 from ..manifest import sha256_file
 from ..products import Export, Products, Wheelhouse

@@ -1,16 +1,15 @@
 """The targets of a release: the git remote, a PyPI index, an apt repository, and plugins.
 
-One module per kind, each one class behind the interface of
-:mod:`hoist.targets.base`.  :func:`resolve` makes the targets of a project:
-those configured in ``[tool.hoist]``, or, with none (or ``--local``), the
-local ones that :mod:`hoist.targets.local` provisions on this machine.
+One module (or package) per kind, each one class behind the interface of
+:mod:`hoist.targets.base`, with its settings declared beside it.
+:func:`resolve` makes the targets of a project: those configured in
+``[tool.hoist]``, or, with none (or ``--local``), the local ones that
+:mod:`hoist.targets.local` provisions on this machine.
 """
 
 from __future__ import annotations
 
-from ..config import AptTarget, GitTarget, PyPITarget
-from .apt import AptRepository
-from .aptly_api import AptlyApiRepository
+from .apt import AptRepository, AptSettings
 from .base import (
     CONFLICT,
     MISSING,
@@ -24,25 +23,18 @@ from .base import (
     kinds,
     register,
 )
-from .git import GitRemote
+from .git import GitRemote, GitSettings
 from .local import local_targets
-from .pypi import PyPIIndex
+from .pypi import PyPIIndex, PyPISettings
 
 __all__ = [
     "CONFLICT", "MISSING", "PUBLISHED", "Env", "Kind", "ReleaseRef", "Target", "TargetState", "Targets",
     "kinds", "register", "resolve",
 ]
 
-register(Kind("git", GitTarget, GitRemote.from_settings))
-register(Kind("pypi", PyPITarget, PyPIIndex.from_settings))
-def _apt(settings: AptTarget, env: Env) -> Target:
-    """An aptly root on this machine, or aptly's REST API on a server (``api_url``)."""
-    if settings.api_url:
-        return AptlyApiRepository.from_settings(settings, env)
-    return AptRepository.from_settings(settings, env)
-
-
-register(Kind("apt", AptTarget, _apt))
+register(Kind("git", GitSettings, GitRemote.from_settings))
+register(Kind("pypi", PyPISettings, PyPIIndex.from_settings))
+register(Kind("apt", AptSettings, AptRepository.from_settings))
 
 #: Publishing order of the built-in kinds after git; other kinds follow in
 #: the order of their tables.

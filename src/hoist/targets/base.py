@@ -14,8 +14,12 @@ with four parts (goreleaser's publishers, cibuildwheel's platforms):
 ``state(release, artifacts)``
     what it holds of the release: the one reader that verify, confirm,
     ``hoist status``, resume and ``hoist rebuild`` all use;
-``publish(plan, artifacts)``
+``publish(release, plan, artifacts)``
     put what it lacks there; never overwrite a file that differs.
+
+A target that signs the release's checksums on this machine says so by its
+:attr:`Target.signer` (the apt repository signed here); a step asks for
+that capability, never for a type.
 
 A kind is registered with :func:`register` (or, from another distribution,
 as an entry point of the group ``hoist.targets`` whose object is a
@@ -111,6 +115,11 @@ class Target(abc.ABC):
     kinds: tuple[str, ...] = ()
     claims: bool = False
 
+    #: The key that signs the release's checksum list on this machine (an
+    #: object with ``key_name`` and ``detach_sign(path) -> Path``, see
+    #: :class:`hoist.targets.apt.signing.Signer`), or None.
+    signer: Any = None
+
     #: Sets the target up before its first release (see :meth:`prepare`).
     setup: Callable[[], None] | None = None
 
@@ -143,8 +152,8 @@ class Target(abc.ABC):
         """
 
     @abc.abstractmethod
-    def publish(self, plan: Any, artifacts: Sequence[Artifact]) -> None:
-        """Carry out *plan* (from :meth:`plan`) with the built *artifacts*.
+    def publish(self, release: ReleaseRef, plan: Any, artifacts: Sequence[Artifact]) -> None:
+        """Carry out *plan* (from :meth:`plan` of *release*) with the built *artifacts*.
 
         Publishes only what the target lacks; a second run completes what a
         first one began.
@@ -179,7 +188,8 @@ class Kind:
     """A kind of target.
 
     :ivar table: its table in ``[tool.hoist]`` (``[tool.hoist.<table>]``).
-    :ivar settings: a frozen dataclass of the table's keys (strings).
+    :ivar settings: a frozen dataclass of the table's keys, with their types
+        (checked by :func:`hoist.settings.from_table`).
     :ivar make: makes the target from its settings and the environment.
     """
 

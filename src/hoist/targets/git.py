@@ -13,11 +13,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import GitTarget
 from ..errors import CommandError, PreflightError, PushRejectedError
 from ..manifest import Artifact
 from ..redaction import without_userinfo
 from .base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, TargetState
+
+
+@dataclass(frozen=True)
+class GitSettings:
+    """``[tool.hoist.git]``: the remote that receives the release commit and tag.
+
+    :ivar remote: a remote name of the repository, or a URL or path.
+    """
+
+    remote: str = "origin"
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,7 @@ class GitRemote(Target):
         self.setup = setup
 
     @classmethod
-    def from_settings(cls, settings: GitTarget, env: Env) -> GitRemote:
+    def from_settings(cls, settings: GitSettings, env: Env) -> GitRemote:
         return cls(settings.remote, env)
 
     def _absent(self) -> bool:
@@ -114,7 +123,7 @@ class GitRemote(Target):
             detail = f"{release.tag} at {at[:12]}" + ("" if state == PUBLISHED else f", not at {release.commit[:12]}")
         return TargetState(self.name, state, detail, {"remote": without_userinfo(self.remote), "tag": release.tag})
 
-    def publish(self, plan: PushPlan, artifacts: Sequence[Artifact]) -> None:
+    def publish(self, release: ReleaseRef, plan: PushPlan, artifacts: Sequence[Artifact]) -> None:
         """Push the release commit and tag in one atomic push.
 
         :raises PushRejectedError: the remote refused a ref (another release

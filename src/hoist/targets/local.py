@@ -12,6 +12,7 @@ through the same classes as configured targets:
     ``aptly/``         aptly's root and configuration, and
     ``apt/``           the published apt repository (``file://`` for apt):
                        an :class:`~hoist.targets.apt.AptRepository`
+                       through an aptly root
     ``gnupg/``         the key that signs it, generated once
     ``<project>-archive-keyring.gpg``  its public key, for ``signed-by``
 
@@ -35,12 +36,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import AptTarget
 from ..errors import PublishError
 from ..flock import file_lock
 from ..runner import Runner
-from .apt import AptRepository
-from .aptly import gpg_session
+from .apt import AptRepository, AptSettings
+from .apt.signing import gpg_session
 from .base import Env, Targets
 from .git import GitRemote
 from .pypi import PyPIIndex
@@ -216,8 +216,8 @@ class LocalTargets:
         with self.lock("index"), serve_index(self.index_dir, self.root / "pypiserver.log") as url:
             yield url + "/"
 
-    def apt(self) -> AptTarget:
-        return AptTarget(
+    def apt(self) -> AptSettings:
+        return AptSettings(
             aptly_config=str(self.aptly_config),
             repo=self.project,
             endpoint="filesystem:local:.",

@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 from packaging.version import Version
 
-from ..config import PyPITarget
 from ..errors import ConfigError, ConflictError, PublishError
 from ..manifest import Artifact, sha256_file, version_of
 from ..redaction import userinfo, without_userinfo
@@ -90,6 +89,18 @@ class UploadPlan:
     files: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class PyPISettings:
+    """``[tool.hoist.pypi]``: a PyPI-compatible index.
+
+    :ivar upload_url: where twine uploads (the legacy upload API).
+    :ivar index_url: the index's simple page (PEP 503/691) used to read it back.
+    """
+
+    upload_url: str
+    index_url: str
+
+
 class PyPIIndex(Target):
     """A PyPI-compatible index.
 
@@ -126,7 +137,7 @@ class PyPIIndex(Target):
         self.setup = setup
 
     @classmethod
-    def from_settings(cls, settings: PyPITarget, env: Env) -> PyPIIndex:
+    def from_settings(cls, settings: PyPISettings, env: Env) -> PyPIIndex:
         """The index of ``[tool.hoist.pypi]``.  twine uploads with
         ``HOIST_PYPI_*`` (or ``TWINE_*``), else the upload URL's userinfo; the
         index is read with the same credentials when it is on the upload host
@@ -189,7 +200,7 @@ class PyPIIndex(Target):
                                     "a published file is never overwritten: release a new version")
         return missing
 
-    def publish(self, plan: UploadPlan, artifacts: Sequence[Artifact]) -> None:
+    def publish(self, release: ReleaseRef, plan: UploadPlan, artifacts: Sequence[Artifact]) -> None:
         files = [a.path for a in artifacts if a.kind in self.kinds]
         with self.endpoint() as url:
             self._upload(url, files)

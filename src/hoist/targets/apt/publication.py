@@ -2,16 +2,14 @@
 
 The ``InRelease`` file is verified with the repository's public key (gpgv),
 and the ``Packages`` index counts only when the signed ``InRelease`` lists it
-with its sha256 (Debian Repository Format, "Release files").  Both kinds of
-apt target read what they published this way, through the URL servers use.
+with its sha256 (Debian Repository Format, "Release files").  Both transports
+of the apt repository are read back this way, through the URL servers use.
 """
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -19,8 +17,9 @@ from pathlib import Path
 
 from debian.deb822 import Packages, Release
 
-from ..errors import ConfigError, PublishError
-from ..runner import Runner
+from ...errors import ConfigError, PublishError
+from ...http import fetch
+from ...runner import Runner
 
 
 @dataclass(frozen=True)
@@ -33,10 +32,12 @@ class Publication:
     :ivar problem: why apt would refuse the index (no ``InRelease``, a
         signature that does not verify, a ``Packages`` file that the signed
         ``InRelease`` does not list with its sha256), or ``""``.
+    :ivar expired: the one problem is a ``Valid-Until`` in the past (``hoist resign`` renews it).
     """
 
     packages: dict[str, Packages] = field(default_factory=dict)
     problem: str = ""
+    expired: bool = False
 
     @property
     def signed(self) -> bool:
@@ -49,33 +50,21 @@ class Publication:
         return self.signed and entry is not None and (sha256 is None or entry["SHA256"] == sha256)
 
 
-def fetch(url: str) -> bytes | None:
-    """The bytes at *url* (``file://``, ``http(s)://``), or None when there is no such file (404).
-
-    :raises PublishError: the server answered with an error other than 404.
-    """
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.read()
-    except (FileNotFoundError, urllib.error.URLError) as exc:
-        if isinstance(exc, urllib.error.HTTPError) and exc.code != 404:
-            raise PublishError(f"cannot read {url}: {exc}", "check tool.hoist.apt.url") from None
-        return None
-
-
 def public_key_bytes(public_key: str) -> bytes:
     """The bytes of the public key at *public_key*: a path, or an ``http(s)://`` or ``file://`` URL.
 
     :raises ConfigError: it cannot be read.
     """
     try:
-        if "://" in public_key:
-            with urllib.request.urlopen(public_key, timeout=30) as response:
-                return response.read()
-        return Path(public_key).read_bytes()
-    except (OSError, urllib.error.URLError) as exc:
-        raise ConfigError(f"cannot read the apt repository's public key {public_key}: {exc}",
-                          "set tool.hoist.apt.public_key to the keyring servers use (a path or a URL)") from None
+        key = fetch(public_key, what="tool.hoist.apt.public_key")
+    except PublishError as exc:
+        key, problem = None, exc.message
+    else:
+        problem = "no such file"
+    if key is None:
+        raise ConfigError(f"cannot read the apt repository's public key {public_key}: {problem}",
+                          "set tool.hoist.apt.public_key to the keyring servers use (a path or a URL)")
+    return key
 
 
 def write_keyring(runner: Runner, key: bytes, keyring: Path) -> None:
@@ -133,12 +122,12 @@ def read_publication(
     base = url if "://" in url else Path(url).resolve().as_uri()
     dists = f"{base.rstrip('/')}/dists/{distribution}"
     index_name = f"{component}/binary-{architecture}/Packages"
-    raw = fetch(f"{dists}/{index_name}")
+    raw = fetch(f"{dists}/{index_name}", what="tool.hoist.apt.url")
     packages = {} if raw is None else {
         Path(p["Filename"]).name: p
         for p in Packages.iter_paragraphs(raw.decode("utf-8").splitlines(keepends=True), use_apt_pkg=False)
     }
-    inrelease = fetch(f"{dists}/InRelease")
+    inrelease = fetch(f"{dists}/InRelease", what="tool.hoist.apt.url")
     if inrelease is None:
         return Publication(packages, f"{dists}/InRelease does not exist" if raw is not None else "nothing is published")
     payload = _verified_payload(runner, inrelease, public_key)
@@ -150,7 +139,8 @@ def read_publication(
         return Publication(packages, f"{dists}/InRelease does not list {index_name} with its sha256")
     expired = _expired(release.get("Valid-Until", ""))
     if expired:
-        return Publication(packages, f"{dists}/InRelease expired on {expired} (Valid-Until): hoist resign renews it")
+        return Publication(packages, f"{dists}/InRelease expired on {expired} (Valid-Until): hoist resign renews it",
+                           expired=True)
     return Publication(packages)
 
 

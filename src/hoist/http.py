@@ -1,0 +1,119 @@
+"""One HTTP client for every target that hoist reads or writes over HTTP.
+
+requests, with urllib3's :class:`~urllib3.util.Retry` as the one retry
+policy: a connection refused or reset is tried again a few times, and a
+web server that answers 502, 503 or 504 (busy, or letting writers in one at
+a time, as ``packaging/nginx-apt.conf`` does) is asked again with an
+exponential back-off capped at :data:`BACKOFF_MAX` seconds, honouring
+``Retry-After`` (RFC 9110 §10.2.3), for about :data:`BUSY_SECONDS` in all.
+``file://`` URLs and plain paths are read from disk, so that a repository or
+index on this machine is read by the same functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
+
+from .errors import PublishError
+from .redaction import without_userinfo
+
+#: Seconds a request may wait to connect, then between two bytes of the answer.
+CONNECT_TIMEOUT, READ_TIMEOUT = 10.0, 300.0
+
+#: Answers of a web server that is busy, or in front of a server that is down.
+BUSY = (502, 503, 504)
+
+#: The longest pause between two tries, in seconds, and about how long a
+#: busy server is asked again in all.
+BACKOFF_MAX = 2.0
+BUSY_SECONDS = 300.0
+
+#: The retry policy of every request (urllib3's ``Retry``): connection errors
+#: three times, busy answers until about :data:`BUSY_SECONDS` have passed.
+RETRY = Retry(
+    total=None,
+    connect=3,
+    read=2,
+    status=int(BUSY_SECONDS / BACKOFF_MAX) + 6,
+    other=0,
+    backoff_factor=0.05,
+    backoff_max=BACKOFF_MAX,
+    status_forcelist=BUSY,
+    allowed_methods=None,  # every method: aptly's writes are refused whole by a busy proxy, never half done
+    raise_on_status=False,
+    respect_retry_after_header=True,
+)
+
+
+def session(auth: tuple[str, str] | None = None, verify: str | bool = True, *, trust_env: bool = True) -> requests.Session:
+    """A requests session with the retry policy.
+
+    :param auth: a login for basic authentication (RFC 7617), or None.
+    :param verify: a CA bundle's path, or True for the system's.
+    :param trust_env: whether proxies and ``~/.netrc`` of the environment apply.
+    """
+    made = requests.Session()
+    adapter = HTTPAdapter(max_retries=RETRY)
+    made.mount("http://", adapter)
+    made.mount("https://", adapter)
+    made.auth = auth
+    made.verify = verify
+    made.trust_env = trust_env
+    return made
+
+
+#: The session of reads that need no login of their own (published apt repositories).
+_READER: requests.Session | None = None
+
+
+def _reader() -> requests.Session:
+    global _READER
+    if _READER is None:
+        _READER = session()
+    return _READER
+
+
+def local_path(url: str) -> Path | None:
+    """The file a ``file://`` URL or a plain path names, or None for another scheme."""
+    if "://" not in url:
+        return Path(url)
+    parts = urlsplit(url)
+    return Path(unquote(parts.path)) if parts.scheme == "file" else None
+
+
+def fetch(url: str, *, what: str = "the file") -> bytes | None:
+    """The bytes at *url* (``http(s)://``, ``file://`` or a path), or None
+    when there is none (404, or no such file).
+
+    :param what: the setting the URL comes from, for the hint (``tool.hoist.apt.url``).
+    :raises PublishError: the server cannot be reached, or answers with an
+        error other than 404 (the message quotes its status line, not its page).
+    """
+    path = local_path(url)
+    if path is not None:
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        except OSError as exc:
+            raise PublishError(f"cannot read {path}: {exc.strerror}", f"check {what}") from None
+    shown = without_userinfo(url)
+    try:
+        response = _reader().get(url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+    except requests.RequestException as exc:
+        raise PublishError(f"cannot read {shown}: {type(exc).__name__}", f"check {what} and that its server runs") from None
+    if response.status_code == 404:
+        return None
+    if not response.ok:
+        raise PublishError(f"cannot read {shown}: {status_line(response)}", f"check {what}")
+    return response.content
+
+
+def status_line(response: requests.Response) -> str:
+    """``HTTP <code> <reason>`` of *response*: what an error quotes, never the body's HTML."""
+    return f"HTTP {response.status_code} {response.reason or ''}".strip()
