@@ -22,10 +22,10 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "src")]
 
 from aptserver import PASSWORD, USER, running_apt_server  # noqa: E402
-from hoist.config import AptTarget  # noqa: E402
 from hoist.manifest import Artifact  # noqa: E402
 from hoist.runner import Runner  # noqa: E402
-from hoist.targets.aptly_api import AptlyApi, AptlyApiRepository  # noqa: E402
+from hoist.targets.apt import AptRepository, AptSettings  # noqa: E402
+from hoist.targets.apt.api import AptlyApi, ApiTransport  # noqa: E402
 from hoist.targets.base import Env, ReleaseRef  # noqa: E402
 from test_apt_server import ARCH, DISTRIBUTION, make_deb  # noqa: E402
 
@@ -54,13 +54,14 @@ def publish_once(server, work: Path, repo: str, version: str) -> float:
     work = work / f"{repo}-{version}"
     work.mkdir()
     deb = make_deb(work, "bench-app", version)
-    settings = AptTarget(repo=repo, url=server.url, public_key=str(server.public_key), api_url=server.api_url,
+    settings = AptSettings(repo=repo, url=server.url, public_key=str(server.public_key), api_url=server.api_url,
                          prefix=repo)
-    env = Env(SimpleNamespace(package="bench-app", root=work), Runner(), None, QuietUI(), None)
-    target = AptlyApiRepository(settings, env, AptlyApi(server.api_url, (USER, PASSWORD)))
+    env = Env(SimpleNamespace(package="bench-app", root=work, valid_days=None, channels=()), Runner(), None, QuietUI(),
+              None)
+    target = AptRepository(settings, env, ApiTransport(settings, AptlyApi(server.api_url, (USER, PASSWORD))))
     release = ReleaseRef(version, "", None, DISTRIBUTION, "main")
     start = time.perf_counter()
-    target.publish(target.plan(release), [Artifact.of("deb", deb)])
+    target.publish(release, target.plan(release), [Artifact.of("deb", deb)])
     return time.perf_counter() - start
 
 

@@ -54,7 +54,7 @@ It then measures how a warm build grows with the number of locked packages
 (about 10, 30, 60 and 120 packages, ``bench/apps/scale``, and the
 Warehouse-scale lock), and how long hoist's apt publication (``aptly repo
 add``, ``snapshot create``, ``publish switch``, through
-:class:`hoist.targets.aptly.Aptly`) takes with 1, 100 and 1,000 versions of a
+:class:`hoist.targets.apt.cli.CliTransport`) takes with 1, 100 and 1,000 versions of a
 package in the repository.
 
 Everything is built under a temporary directory (removed unless ``--keep``);
@@ -106,7 +106,7 @@ SNAPSHOT = snapshot_hoist() if __name__ == "__main__" else None
 
 # hoist is imported after the snapshot, so that it is the snapshot's.
 from hoist import changelog
-from hoist.config import AptTarget, host_codename
+from hoist.config import host_codename
 from hoist.context import Context, ReleasePlan
 from hoist.products import Export, Installed, Products
 from hoist.runner import Runner
@@ -114,7 +114,9 @@ from hoist.session import open_project
 from hoist.steps.build import Build
 from hoist.steps.deb import Deb, installed_distributions
 from hoist.steps.wheelhouse import CollectWheelhouse
-from hoist.targets.aptly import Aptly
+from hoist.targets.apt import AptSettings
+from hoist.targets.apt.cli import CliTransport
+from hoist.targets.apt.signing import Signer
 from hoist.ui import UI
 from hoist.version import CalVer
 
@@ -734,10 +736,10 @@ def bench_aptly(counts: list[int], runs: int, log: Log) -> list[dict]:
                 "rootDir": str(root / "db"), "gpgProvider": "gpg",
                 "FileSystemPublishEndpoints": {"local": {"rootDir": str(root / "public"), "linkMethod": "copy"}},
             }))
-            target = AptTarget(aptly_config=str(config), repo="bench", endpoint="filesystem:local:.",
+            target = AptSettings(aptly_config=str(config), repo="bench", endpoint="filesystem:local:.",
                                url=(root / "public").as_uri(), gpg_key=fpr, public_key="", gnupghome=str(gnupg))
-            aptly = Aptly(runner, target, "bookworm", "main")
-            aptly.ensure_repo()
+            aptly = CliTransport(target, runner, Signer(runner, fpr, str(gnupg), None))
+            aptly.ensure_repository("bookworm", "main")
             bulk = 0.0
             if n > 1:
                 pre = root / "pre"
@@ -760,9 +762,9 @@ def bench_aptly(counts: list[int], runs: int, log: Log) -> list[dict]:
                 t0 = time.perf_counter()
                 aptly.add(deb)
                 t1 = time.perf_counter()
-                name = aptly.snapshot(version)
+                name = aptly.snapshot_repository(f"bench-{version}")
                 t2 = time.perf_counter()
-                aptly.publish(name)  # `publish list`, then `publish switch` (hoist's step)
+                aptly.publish("bookworm", "main", name, first=False, origin="bench", label="bench")  # hoist's switch
                 t3 = time.perf_counter()
                 adds.append(t1 - t0)
                 snaps.append(t2 - t1)
@@ -771,7 +773,7 @@ def bench_aptly(counts: list[int], runs: int, log: Log) -> list[dict]:
             deb = debs[n - 1 + runs]
             version = deb.name.split("_")[1]
             aptly.add(deb)
-            name = aptly.snapshot(version)
+            name = aptly.snapshot_repository(f"bench-{version}")
             t0 = time.perf_counter()
             aptly._aptly("publish", "switch", *sign, "-skip-contents", "bookworm", "filesystem:local:.", name,
                          mutates=True)
