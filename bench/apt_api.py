@@ -25,7 +25,7 @@ from aptserver import PASSWORD, USER, running_apt_server  # noqa: E402
 from hoist.manifest import Artifact  # noqa: E402
 from hoist.runner import Runner  # noqa: E402
 from hoist.targets.apt import AptRepository, AptSettings  # noqa: E402
-from hoist.targets.apt.api import AptlyApi, ApiTransport  # noqa: E402
+from hoist.targets.apt.api import ApiTransport, AptlyApi  # noqa: E402
 from hoist.targets.base import Env, ReleaseRef  # noqa: E402
 from test_apt_server import ARCH, DISTRIBUTION, make_deb  # noqa: E402
 

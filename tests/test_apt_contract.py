@@ -29,9 +29,11 @@ from hoist.runner import Runner
 from hoist.secrets import Secrets
 from hoist.targets import MISSING, PUBLISHED, Env, ReleaseRef, settings_tables
 from hoist.targets.apt import AptRepository, AptSettings
-from hoist.targets.apt.api import AptlyApi, ApiTransport
+from hoist.targets.apt.api import ApiTransport, AptlyApi
 from hoist.targets.local import LocalTargets
-from test_apt_server import ARCH, make_deb
+from test_apt_server import make_deb
+
+pytestmark = pytest.mark.slow  # aptly, gpg and nginx for every case
 
 STAGING, PRODUCTION = "staging", "production"
 APP, OTHER = "contract-app", "other-app"

@@ -15,9 +15,11 @@ import pytest
 
 from hoist import config
 from hoist import pyproject as hoist_pyproject
-from hoist.targets import settings_tables
-from hoist.targets import AptSettings as AptTarget, GitSettings as GitTarget, PyPISettings as PyPITarget
 from hoist.errors import ConfigError
+from hoist.targets import AptSettings as AptTarget
+from hoist.targets import GitSettings as GitTarget
+from hoist.targets import PyPISettings as PyPITarget
+from hoist.targets import settings_tables
 
 
 def load(root: Path) -> config.Config:

@@ -301,7 +301,7 @@ def test_a_login_to_read_and_none_found(pypi: Index, no_netrc: Path) -> None:
 
 def test_credentials_in_the_url(pypi: Index, no_netrc: Path) -> None:
     """As pip does: the URL's userinfo is sent as basic auth, and never shown."""
-    pypi.serve("/simple/my-app/", json_page([{"filename": "my_app-1.0.tar.gz", "hashes": {"sha256": SHA_A}}]))
+    pypi.serve("/simple/my-app/", json_page([{"filename": "my_app-1.0.tar.gz", "url": "my_app-1.0.tar.gz", "hashes": {"sha256": SHA_A}}]))
     url = pypi.url.replace("http://", "http://reader:s3cr%40t@")
     assert project_files(url, "my-app") == {"my_app-1.0.tar.gz": SHA_A}
     assert pypi.authorizations == [basic("reader", "s3cr@t")]

@@ -38,9 +38,9 @@ from uv import find_uv_bin
 
 from .buildtime import venv_distributions
 from .cache import cache_home, kept
-from .pyproject import build_requires, read_pyproject, tool_setting
 from .errors import BuildError, CommandError, HoistError, PreflightError
 from .flock import file_lock
+from .pyproject import build_requires, read_pyproject, tool_setting
 from .reproducible import extract
 from .runner import Runner
 

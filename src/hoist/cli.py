@@ -27,12 +27,12 @@ from .commands.status import status
 from .context import Context, ReleasePlan
 from .errors import (
     CANCELLED,
-    ConfigError,
     EXIT_CODES,
     INTERNAL_ERROR,
     INTERRUPTED,
     REBUILD_DIFFERS,
     STATUS_INCOMPLETE,
+    ConfigError,
     HoistError,
     NothingToDo,
 )

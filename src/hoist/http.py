@@ -1,11 +1,10 @@
 """One HTTP client for every target that hoist reads or writes over HTTP.
 
 requests, with urllib3's :class:`~urllib3.util.Retry` as the one retry
-policy: a connection refused or reset is tried again a few times, and a
-web server that answers 502, 503 or 504 (busy, or letting writers in one at
-a time, as ``packaging/nginx-apt.conf`` does) is asked again with an
-exponential back-off capped at :data:`BACKOFF_MAX` seconds, honouring
-``Retry-After`` (RFC 9110 §10.2.3), for about :data:`BUSY_SECONDS` in all.
+policy (:func:`policy`): a connection refused or reset, and a web server
+that answers 502, 503 or 504 (busy, or letting writers in one at a time, as
+``packaging/nginx-apt.conf`` does), are asked again with an exponential
+back-off; each caller says only how patient it is.
 ``file://`` URLs and plain paths are read from disk, so that a repository or
 index on this machine is read by the same functions.
 """
@@ -28,37 +27,42 @@ CONNECT_TIMEOUT, READ_TIMEOUT = 10.0, 300.0
 #: Answers of a web server that is busy, or in front of a server that is down.
 BUSY = (502, 503, 504)
 
-#: The longest pause between two tries, in seconds, and about how long a
-#: busy server is asked again in all.
+#: The longest pause between two tries, in seconds.
 BACKOFF_MAX = 2.0
-BUSY_SECONDS = 300.0
-
-#: The retry policy of every request (urllib3's ``Retry``): connection errors
-#: three times, busy answers until about :data:`BUSY_SECONDS` have passed.
-RETRY = Retry(
-    total=None,
-    connect=3,
-    read=2,
-    status=int(BUSY_SECONDS / BACKOFF_MAX) + 6,
-    other=0,
-    backoff_factor=0.05,
-    backoff_max=BACKOFF_MAX,
-    status_forcelist=BUSY,
-    allowed_methods=None,  # every method: aptly's writes are refused whole by a busy proxy, never half done
-    raise_on_status=False,
-    respect_retry_after_header=True,
-)
 
 
-def session(auth: tuple[str, str] | None = None, verify: str | bool = True, *, trust_env: bool = True) -> requests.Session:
+def policy(attempts: int, backoff: float = 0.1) -> Retry:
+    """The retry policy (urllib3's ``Retry``): a connection refused or reset,
+    and a busy answer (502, 503, 504), tried again, *attempts* tries in all,
+    the pause doubling from *backoff* seconds up to :data:`BACKOFF_MAX`,
+    ``Retry-After`` honoured (RFC 9110 §10.2.3); any other answer is the
+    caller's to read.  Every method is retried: a busy proxy refuses a
+    request whole, and aptly's writes are repaired by reading back.
+
+    :param attempts: 1 or more; how patient a caller is (an index read: a
+        few seconds; a write through a gate that lets writers in one at a
+        time: minutes).
+    """
+    return Retry(total=None, connect=min(attempts - 1, 3), read=min(attempts - 1, 2), status=attempts - 1, other=0,
+                 backoff_factor=backoff / 2, backoff_max=BACKOFF_MAX, status_forcelist=BUSY, allowed_methods=None,
+                 raise_on_status=False, respect_retry_after_header=True)
+
+
+#: Tries of a request for which a busy server is worth waiting about five minutes.
+PATIENT = 160
+
+
+def session(auth: tuple[str, str] | None = None, verify: str | bool = True, *, trust_env: bool = True,
+            retry: Retry | None = None) -> requests.Session:
     """A requests session with the retry policy.
 
     :param auth: a login for basic authentication (RFC 7617), or None.
     :param verify: a CA bundle's path, or True for the system's.
     :param trust_env: whether proxies and ``~/.netrc`` of the environment apply.
+    :param retry: the policy's patience (default: :func:`policy` of 4 tries).
     """
     made = requests.Session()
-    adapter = HTTPAdapter(max_retries=RETRY)
+    adapter = HTTPAdapter(max_retries=retry or policy(4))
     made.mount("http://", adapter)
     made.mount("https://", adapter)
     made.auth = auth

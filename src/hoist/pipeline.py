@@ -27,11 +27,11 @@ from .products import Products
 from .runner import DISK_FULL_HINT
 from .steps import Skip, Step
 from .steps.build import Build
-from .steps.confirm import Confirm
 from .steps.checksums import Checksums
+from .steps.confirm import Confirm
 from .steps.deb import Deb
-from .steps.source_release import SourceRelease
 from .steps.publish import Publish
+from .steps.source_release import SourceRelease
 from .steps.tag import Tag
 from .steps.verify import Verify
 from .steps.wheelhouse import CollectWheelhouse

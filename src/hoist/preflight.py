@@ -21,10 +21,10 @@ from .archive import Archive
 from .backend import CONFIGURATION_FILES, BackendEnv, tag_settings, version_of_tag, version_overrides
 from .cache import cache_home, kept
 from .config import Config
-from .pyproject import read_pyproject, tag_version_hint
 from .errors import ConfigError, PreflightError, ToolMissingError
 from .git import Git, built_branch
 from .manifest import sha256_file
+from .pyproject import read_pyproject, tag_version_hint
 from .runner import Runner
 
 #: Commands a release runs, with the Debian package that provides each.

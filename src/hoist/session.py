@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import config as config_module
-from .pyproject import project_directory
 from . import targets
 from .context import Context
 from .git import Git
+from .pyproject import project_directory
 from .redaction import userinfo
 from .runner import Runner
 from .secrets import Secrets

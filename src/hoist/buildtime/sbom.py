@@ -31,7 +31,6 @@ from packageurl import PackageURL
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-
 #: The CycloneDX specification version written.
 SCHEMA = SchemaVersion.V1_6
 

@@ -20,14 +20,14 @@ from importlib.resources import files
 from pathlib import Path
 from string import Template
 
-from .. import __version__, changelog
-from ..archive import Archive
 from packaging.version import InvalidVersion, Version
 
+from .. import __version__, changelog
+from ..archive import Archive
 from ..config import debian_package_name, host_codename, is_debian_package_name, tag_prefix_problem
-from ..pyproject import project_directory, read_pyproject, tag_version_hint, tool_setting, version_backend
 from ..errors import ConfigError
 from ..git import Git
+from ..pyproject import project_directory, read_pyproject, tag_version_hint, tool_setting, version_backend
 from ..runner import Runner
 from .lock import DEFAULT_LOCK
 

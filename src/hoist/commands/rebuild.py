@@ -16,20 +16,20 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .. import targets
 from ..config import load
 from ..context import Context, ReleasePlan
 from ..errors import BuildError, PreflightError
 from ..git import Git
 from ..manifest import Artifact, Manifest, sha256_file
 from ..products import Export, Products, Wheelhouse
+from ..reproducible import extract
 from ..runner import Runner
 from ..secrets import Secrets
 from ..steps.build import Build, set_mtimes
 from ..steps.deb import Deb
-from ..reproducible import extract
 from ..steps.source_release import unpack
 from ..steps.wheelhouse import CollectWheelhouse, pinned_requirements
-from .. import targets
 from ..targets import CONFLICT, PUBLISHED, Targets
 from ..ui import UI
 from ..version import CalVer

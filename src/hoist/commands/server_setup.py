@@ -39,8 +39,8 @@ from importlib.resources import files
 from pathlib import Path
 
 from .. import changelog
-from ..context import Context
 from ..config import is_debian_package_name
+from ..context import Context
 from ..errors import ConfigError, PreflightError
 from ..preflight import check_tool
 from ..redaction import without_userinfo

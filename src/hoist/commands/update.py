@@ -25,9 +25,9 @@ from debian.deb822 import Deb822
 
 from .. import targets
 from ..config import Config, load
-from ..pyproject import project_directory
 from ..errors import HoistError
 from ..git import Git
+from ..pyproject import project_directory
 from ..runner import Runner
 from .init import ADOPTED, OWN_AFTER_INIT, Adoption, planned_files, record_adoption
 

@@ -26,12 +26,12 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from ..context import Context, ReleasePlan
 from ..backend import BackendEnv, build_distributions, version_overrides
-from ..pyproject import read_pyproject
+from ..context import Context, ReleasePlan
 from ..errors import BuildError
 from ..manifest import Artifact
 from ..products import BuildBackend, Export, Products
+from ..pyproject import read_pyproject
 from ..reproducible import normalize_sdist
 
 

@@ -21,16 +21,20 @@ import json
 import shutil
 import sys
 import threading
-from importlib.metadata import version as distribution_version
 from dataclasses import dataclass
+from importlib.metadata import version as distribution_version
 from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 from uv import find_uv_bin
 
 from .. import __version__
-from ..buildtime import pip_uv, seed
-from ..buildtime import sbom_path, venv_distributions  # not .sbom: cyclonedx is slow to import, and needed at build time only
+from ..buildtime import (  # not .sbom: cyclonedx is slow to import, and needed at build time only
+    pip_uv,
+    sbom_path,
+    seed,
+    venv_distributions,
+)
 from ..cache import cache_home
 from ..context import Context, ReleasePlan
 from ..errors import BuildError
@@ -38,7 +42,6 @@ from ..manifest import Artifact, sha256_file
 from ..preflight import SYSTEM_PYTHON
 from ..products import Export, Installed, Products, Wheelhouse
 from ..runner import Runner
-
 
 #: What the debian/rules of a hoist that ships the SBOM has (its override_dh_compress).
 SBOM_MARKER = "dh_compress -X.cdx.json"

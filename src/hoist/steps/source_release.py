@@ -33,11 +33,11 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from ..backend import BackendEnv
-from ..pyproject import read_pyproject
 from ..context import Context, ReleasePlan
 from ..errors import BuildError
 from ..manifest import Artifact, sha256_file
 from ..products import BuildBackend, Export, Products, Wheelhouse
+from ..pyproject import read_pyproject
 from ..reproducible import extract
 
 #: The description inside a source release.

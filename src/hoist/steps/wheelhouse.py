@@ -23,8 +23,8 @@ from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
-from ..context import Context, ReleasePlan
 from ..cache import cache_home
+from ..context import Context, ReleasePlan
 from ..errors import BuildError
 from ..manifest import sha256_file
 from ..products import Export, Products, Wheelhouse

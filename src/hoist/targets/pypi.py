@@ -11,9 +11,9 @@ index again before each attempt.
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import os
-import re
-import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import requests
 from packaging.version import Version
 
 from ..errors import ConfigError, ConflictError, PublishError
@@ -28,6 +29,9 @@ from ..manifest import Artifact, sha256_file, version_of
 from ..redaction import userinfo, without_userinfo
 from . import simple
 from .base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, TargetState
+
+#: twine logs each 5xx it tries again past; its tries are its own, hoist reports what is left.
+logging.getLogger("twine").addHandler(logging.NullHandler())
 
 #: Upload attempts after transient failures, and the first back-off in seconds
 #: (doubled after each attempt; overridden by ``HOIST_PYPI_UPLOAD_BACKOFF``).
@@ -42,21 +46,6 @@ ADVICE = {
     403: "the credentials may not upload this project: check the account's rights on the index",
     413: "the file is larger than the index accepts: ask the index's administrators to raise the limit",
 }
-
-_TRANSIENT = re.compile(
-    r"Connection (aborted|reset|refused)|RemoteDisconnected|timed out|Max retries exceeded|"
-    r"BrokenPipe|IncompleteRead|ChunkedEncodingError|ProtocolError",
-    re.IGNORECASE,
-)
-
-
-def classify(output: str) -> tuple[int | None, bool]:
-    """(HTTP status or None, transient?) of a failed ``twine upload``'s output."""
-    match = re.search(r"HTTPError: (\d{3})", output)
-    status = int(match.group(1)) if match else None
-    transient = (status is not None and status >= 500) or (status is None and bool(_TRANSIENT.search(output)))
-    return status, transient
-
 
 def first_backoff() -> float:
     """The wait before the first retry of an upload, in seconds: ``HOIST_PYPI_UPLOAD_BACKOFF``, else :data:`BACKOFF`.
@@ -206,14 +195,18 @@ class PyPIIndex(Target):
             self._upload(url, files)
 
     def _upload(self, url: str, files: list[Path]) -> None:
-        """Upload what the index lacks; after a transient failure, read the index
-        again and retry with exponential back-off.
+        """Upload what the index lacks; after a transient failure (a 5xx that
+        twine's own tries did not get past, or a connection error), read the
+        index again and retry with exponential back-off.
 
-        :raises PublishError: a 4xx answer (with advice), or transient failures
-            past :data:`UPLOAD_ATTEMPTS`.
+        Each file goes up through twine's library (``twine.repository``), so
+        that the index's answer is read from its status code, not from words
+        in twine's output.
+
+        :raises PublishError: a 4xx answer (with advice), a redirect, or
+            transient failures past :data:`UPLOAD_ATTEMPTS`.
         """
-        ui, runner = self.env.ui, self.env.runner
-        username, password = self.credentials
+        ui = self.env.ui
         delay = first_backoff()
         for attempt in range(1, UPLOAD_ATTEMPTS + 1):
             todo = self.missing(files)
@@ -221,28 +214,16 @@ class PyPIIndex(Target):
                 if attempt == 1:
                     ui.line("    the index has both files already (same sha256)")
                 return
-            result = runner.run(
-                [sys.executable, "-m", "twine", "upload", "--non-interactive", "--disable-progress-bar",
-                 "--repository-url", url, *map(str, todo)],
-                env={"TWINE_USERNAME": username, "TWINE_PASSWORD": password},
-                mutates=True,
-                check=False,
-            )
-            if result.ok:
+            failure = None
+            for path in todo:
+                failure = self._upload_file(url, path)
+                if failure is not None:
+                    break
+            if failure is None:
                 continue  # read back on the next turn
-            output = result.stdout + result.stderr
-            status, transient = classify(output)
-            if status in (400, 409) and "exist" in output.lower():
-                continue  # another run uploaded it meanwhile: the next read compares hashes
-            if "RedirectDetected" in output or (status is not None and 300 <= status < 400):
-                raise PublishError(f"the upload URL {url} redirects", "set tool.hoist.pypi.upload_url to the URL it redirects to")
-            if not transient:
-                reason = output.strip().splitlines()[-1] if output.strip() else f"exit status {result.returncode}"
-                raise PublishError(f"the index refused the upload: {runner.redact(reason)}",
-                                   ADVICE.get(status or 0, "read the index's answer above"))
             if attempt == UPLOAD_ATTEMPTS:
                 break
-            ui.line(f"    upload failed ({'HTTP ' + str(status) if status else 'connection error'}); retrying in {delay:g} s")
+            ui.line(f"    upload failed ({failure}); retrying in {delay:g} s")
             time.sleep(delay)
             delay *= 2
         if not self.missing(files):
@@ -251,6 +232,39 @@ class PyPIIndex(Target):
             f"the upload to {url} kept failing after {UPLOAD_ATTEMPTS} attempts",
             "the index is down or unreachable: run hoist release again later; it uploads only what is missing",
         )
+
+    def _upload_file(self, url: str, path: Path) -> str | None:
+        """Upload *path* once: None when the index took it (or holds it
+        already: the next read compares its sha256), else what went wrong for
+        a retry (``HTTP 503``, ``connection error``).
+
+        :raises PublishError: the index refused it (4xx), or the URL redirects.
+        """
+        from twine.package import PackageFile  # imported here: twine's import is slow, and a plan never uploads
+        from twine.repository import Repository
+
+        runner = self.env.runner
+        username, password = self.credentials
+        self.env.ui.line(f"    + twine: upload {path.name} to {without_userinfo(url)}")
+        repository = Repository(url, username, password, disable_progress_bar=True)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # twine prints "Uploading <file>"
+                response = repository.upload(PackageFile.from_filename(str(path), None))
+        except requests.RequestException:
+            return "connection error"
+        finally:
+            repository.close()
+        status = response.status_code
+        if status == 200:
+            return None
+        if 300 <= status < 400:
+            raise PublishError(f"the upload URL {url} redirects", "set tool.hoist.pypi.upload_url to the URL it redirects to")
+        if status >= 500:
+            return f"HTTP {status}"
+        if status in (400, 409) and self.missing([path]) == []:
+            return None  # another run uploaded it meanwhile (the same sha256, or missing() raised a conflict)
+        raise PublishError(f"the index refused the upload: {status} {runner.redact(response.reason or '')}".strip(),
+                           ADVICE.get(status, "read the index's answer above"))
 
     def usage(self, release: ReleaseRef) -> list[str]:
         index = without_userinfo(self.index_url)

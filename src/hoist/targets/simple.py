@@ -1,7 +1,8 @@
 """Reading a PyPI-compatible index: the files a project has, with their sha256.
 
-The simple repository API is read as JSON (PEP 691) when the index offers it,
-else as HTML (PEP 503), with the sha256 taken from each link's URL fragment.
+The simple repository API is read by pypi-simple, as JSON (PEP 691) when the
+index offers it, else as HTML (PEP 503), with the sha256 taken from each
+link's URL fragment, through hoist's one HTTP client (:mod:`hoist.http`).
 An index that is a plain directory (a local index, or ``pip --find-links``)
 is read from disk.
 
@@ -13,17 +14,12 @@ keyring for its host.
 
 from __future__ import annotations
 
-import base64
-import json
 import netrc
 import os
-import time
-import urllib.error
-import urllib.request
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urldefrag, urljoin, urlparse, urlsplit
+from urllib.parse import urljoin, urlparse, urlsplit
 
+import requests
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -32,43 +28,21 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from .. import http
 from ..errors import PublishError
 from ..manifest import sha256_file
 from ..redaction import userinfo, without_userinfo
 
+#: PEP 691's JSON form of a project page.
 PEP691_JSON = "application/vnd.pypi.simple.v1+json"
 
-#: Attempts at one read of the index, and the first back-off in seconds.
+#: What a read asks for: PEP 691's JSON first, then PEP 503's HTML (as pip does).
+ACCEPT = f"{PEP691_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
+
+#: Reads of the index, at most, while it answers 5xx or cannot be reached;
+#: the first pause between them, in seconds (doubling).
 READ_ATTEMPTS = 4
 BACKOFF = 0.5
-
-
-class _Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            href = dict(attrs).get("href")
-            if href:
-                self.hrefs.append(href)
-
-
-def _parse_html(base_url: str, text: str) -> dict[str, str]:
-    parser = _Links()
-    parser.feed(text)
-    files: dict[str, str] = {}
-    for href in parser.hrefs:
-        url, fragment = urldefrag(urljoin(base_url, href))
-        algo, _, digest = fragment.partition("=")
-        files[Path(urlparse(url).path).name] = digest if algo == "sha256" else ""
-    return files
-
-
-def _parse_json(text: str) -> dict[str, str]:
-    data = json.loads(text)
-    return {f["filename"]: f.get("hashes", {}).get("sha256", "") for f in data.get("files", [])}
 
 
 def machine_credentials(url: str) -> tuple[str, str] | None:
@@ -82,7 +56,7 @@ def machine_credentials(url: str) -> tuple[str, str] | None:
     if found and found[2] is not None:
         return found[0], found[2]
     try:
-        import keyring  # twine's dependency; its backend may be missing on a server
+        import keyring  # imported when asked: its backends are slow to load
 
         for service in (url, host):
             credential = keyring.get_credential(service, None)
@@ -93,16 +67,20 @@ def machine_credentials(url: str) -> tuple[str, str] | None:
     return None
 
 
-def _request(url: str, credentials: tuple[str, str] | None) -> urllib.request.Request:
-    request = urllib.request.Request(url, headers={"Accept": f"{PEP691_JSON}, text/html;q=0.1"})
-    if credentials is not None:
-        token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
-        request.add_unredirected_header("Authorization", f"Basic {token}")  # never sent on to another host
-    return request
+def _read(url: str, login: tuple[str, str] | None) -> requests.Response:
+    """One read of *url* with the retry policy of :mod:`hoist.http` (the
+    login is never sent on to another host: requests drops it on a redirect
+    that leaves the host)."""
+    # No netrc of requests' own: the machine's credentials are asked for after a 401, in pip's order.
+    with http.session(login, trust_env=False, retry=http.policy(READ_ATTEMPTS, BACKOFF)) as session:
+        return session.get(url, headers={"Accept": ACCEPT}, timeout=(http.CONNECT_TIMEOUT, 30))
 
 
 def project_files(index_url: str, project: str, credentials: tuple[str, str] | None = None) -> dict[str, str]:
     """Files the index holds for *project*, as ``{filename: sha256}``.
+
+    The project page is read as JSON (PEP 691) when the index offers it, else
+    as HTML (PEP 503), by pypi-simple.
 
     :param index_url: the simple index URL (``.../simple/``), which may carry
         credentials, or a directory path.
@@ -110,9 +88,10 @@ def project_files(index_url: str, project: str, credentials: tuple[str, str] | N
     :returns: an empty dict when the index does not know the project.  A sha256
         is ``""`` when the index does not publish one.
     :raises PublishError: the index refuses to be read (401 with no
-        credentials that it accepts, 403), or cannot be read after retrying
-        transient failures (5xx, connection errors, timeouts) with
-        exponential back-off.  Messages never show credentials.
+        credentials that it accepts, 403), cannot be read after
+        :data:`READ_ATTEMPTS` tries of transient failures (5xx, connection
+        errors, timeouts), or answers with a page that is not a project
+        page.  Messages never show credentials.
     """
     if "://" not in index_url or index_url.startswith("file://"):
         directory = Path(urlparse(index_url).path if index_url.startswith("file://") else index_url)
@@ -127,45 +106,41 @@ def project_files(index_url: str, project: str, credentials: tuple[str, str] | N
     login = userinfo(index_url) or credentials
     base = without_userinfo(index_url)
     url = urljoin(base.rstrip("/") + "/", canonicalize_name(project) + "/")
-    delay = BACKOFF
-    asked_machine = False
-    attempt = 0
-    while attempt < READ_ATTEMPTS:
-        attempt += 1
-        try:
-            with urllib.request.urlopen(_request(url, login), timeout=30) as response:
-                body = response.read().decode("utf-8", "replace")
-                if response.headers.get_content_type() == PEP691_JSON:
-                    return _parse_json(body)
-                return _parse_html(response.geturl(), body)
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return {}
-            if exc.code == 401 and not asked_machine:
-                asked_machine = True
-                found = machine_credentials(base)
-                if found is not None and found != login:
-                    login, attempt = found, attempt - 1
-                    continue
-            if exc.code == 401 or (exc.code == 403 and login):
-                raise PublishError(
-                    f"the index at {url} needs a login to read, and "
-                    + (f"refused the credentials given ({exc.code} {exc.reason})" if login
-                       else "no credentials were found for it"),
-                    "set HOIST_PYPI_USERNAME and HOIST_PYPI_PASSWORD (the index's host must be the upload "
-                    "URL's), or put them in the index URL, ~/.netrc or the keyring, as for pip",
-                ) from None
-            if exc.code < 500 or attempt == READ_ATTEMPTS:
-                raise PublishError(
-                    f"the index answered {exc.code} {exc.reason} for {url}",
-                    "check tool.hoist.pypi.index_url and the index's credentials",
-                ) from None
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
-            if attempt == READ_ATTEMPTS:
-                raise PublishError(f"cannot read the index at {url}: {exc}", "check that the index is up and reachable") from None
-        time.sleep(delay)
-        delay *= 2
-    raise AssertionError("unreachable")
+    try:
+        response = _read(url, login)
+        if response.status_code == 401:
+            found = machine_credentials(base)
+            if found is not None and found != login:
+                login = found
+                response = _read(url, login)
+    except requests.RequestException as exc:
+        raise PublishError(f"cannot read the index at {url}: {type(exc).__name__}",
+                           "check that the index is up and reachable") from None
+    if response.status_code == 404:
+        return {}
+    if response.status_code == 401 or (response.status_code == 403 and login):
+        raise PublishError(
+            f"the index at {url} needs a login to read, and "
+            + (f"refused the credentials given ({response.status_code} {response.reason})" if login
+               else "no credentials were found for it"),
+            "set HOIST_PYPI_USERNAME and HOIST_PYPI_PASSWORD (the index's host must be the upload "
+            "URL's), or put them in the index URL, ~/.netrc or the keyring, as for pip",
+        )
+    if not response.ok:
+        raise PublishError(f"the index answered {response.status_code} {response.reason} for {url}",
+                           "check tool.hoist.pypi.index_url and the index's credentials")
+    # Imported here: it loads pydantic (0.2 s), which no decision without the index needs.
+    from pypi_simple import ProjectPage, UnsupportedContentTypeError, UnsupportedRepoVersionError
+
+    try:
+        page = ProjectPage.from_response(response, canonicalize_name(project))
+    except (UnsupportedContentTypeError, UnsupportedRepoVersionError, ValueError) as exc:
+        raise PublishError(f"the index's page {url} is not a project page (PEP 503/691): {str(exc)[:200]}",
+                           "check tool.hoist.pypi.index_url: it names the index's /simple/ page") from None
+    as_json = response.headers.get("Content-Type", "").split(";")[0].strip() == PEP691_JSON
+    # A file's name: PEP 691's "filename"; in HTML, the URL's last segment, as pip takes it.
+    return {(package.filename if as_json else Path(urlparse(package.url).path).name): package.digests.get("sha256", "")
+            for package in page.packages}
 
 
 def _same_project(filename: str, canonical: str) -> bool:

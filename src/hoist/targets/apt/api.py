@@ -67,7 +67,7 @@ class AptlyApi:
     def __init__(self, url: str, auth: tuple[str, str] | None = None, ca: str | None = None) -> None:
         self.url = without_userinfo(url).rstrip("/")
         # No proxy, no netrc: the credentials are the ones given.
-        self.session = http.session(auth, ca or True, trust_env=False)
+        self.session = http.session(auth, ca or True, trust_env=False, retry=http.policy(http.PATIENT))
 
     def call(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201), **kwargs: Any) -> requests.Response:
         """One request, with the retry policy of :mod:`hoist.http`; the answer,
