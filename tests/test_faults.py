@@ -732,16 +732,12 @@ def test_aptly_database_locked(targets: Targets, project: Path, clean_reference)
     # A lock released while hoist waits for it: the release goes through in one run.
     commit_change(project)
     with hold_lock(lock) as holder:
-        freed: list[float] = []
-
-        def free_soon(line: str, control: Control) -> None:
-            if not freed:  # the release's first line: aptly waits for its database at the checks
-                freed.append(time.monotonic())
-                threading.Timer(3, release_lock, args=(holder,)).start()
-
-        run = release(project, targets, env=targets.env(HOIST_APTLY_DB_OPEN_ATTEMPTS="3"), watch=free_soon)
+        # Freed 3 s into the release, while aptly waits for its database at the checks.
+        timer = threading.Timer(3, release_lock, args=(holder,))
+        timer.start()
+        run = release(project, targets, env=targets.env(HOIST_APTLY_DB_OPEN_ATTEMPTS="3"))
+        timer.join()
     assert run.returncode == 0, run.output
-    assert freed
     converged = assert_converges(project, targets, clean_reference[2]) == clean_reference[2]
     record("apt", "aptly database locked for 3 s (3 open attempts)", "waited, then released", converged)
 
