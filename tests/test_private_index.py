@@ -80,14 +80,16 @@ def test_a_release_to_an_index_that_needs_a_login_to_read(example_project, tmp_p
         assert sorted(manifest["targets"]["pypi"]["files"]) == sorted(
             Path(a["path"]).name for a in manifest["artifacts"] if a["kind"] in ("sdist", "wheel"))
 
-        # Read back three ways, as pip would: the credentials of the URL, ~/.netrc, a wrong one.
+        # A password in the URL is refused (pyproject.toml goes into every sdist), saying where to put it.
         url_login = project / "pyproject.toml"
         url_login.write_text(url_login.read_text().replace(
             f'index_url = "http://{host}/simple/"', f'index_url = "http://{USER}:{PASSWORD}@{host}/simple/"'))
         status = run_hoist(project, "status")
-        assert status.returncode == 0 and "published on every target" in status.output, status.output
-        assert PASSWORD not in status.output
+        assert status.returncode == 9 and "tool.hoist.pypi.index_url holds a password" in status.output, status.output
+        assert "~/.netrc" in status.output and PASSWORD not in status.output
         git(project, "checkout", "--quiet", "pyproject.toml")
+
+        # Read back two ways, as pip would: ~/.netrc, a wrong one.
         netrc = tmp_path / "netrc"
         netrc.write_text(f"machine 127.0.0.1 login {USER} password {PASSWORD}\n")
         netrc.chmod(0o600)

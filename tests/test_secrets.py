@@ -121,16 +121,17 @@ def test_no_secret_leaves_hoist(canary_targets: Targets, example_project, tmp_pa
     rules.write_text(rules.read_text() + '\noverride_dh_auto_configure:\n\tenv > "$(HOIST_TEST_ENV_DUMP)/debian-rules.env"\n')
     git(project, "add", "-A")
     git(project, "commit", "--quiet", "-m", "Record the build environments")
-    # The index URL carries a password; the git remote is "origin", whose push URL carries one.
+    # The index's login is in ~/.netrc (pyproject.toml refuses one); the git remote is "origin", whose push
+    # URL carries a password.
     targets.configure(project)
-    pyproject.write_text(pyproject.read_text()
-                         .replace(f'index_url = "{targets.proxy.url}/simple/"',
-                                  f'index_url = "http://reader:{INDEX_CANARY}@{targets.proxy.url.split("://")[1]}/simple/"')
-                         .replace(f'remote = "{targets.remote}"', 'remote = "origin"'))
-    git(project, "commit", "--quiet", "-am", "Read the index with a password; push to origin")
+    pyproject.write_text(pyproject.read_text().replace(f'remote = "{targets.remote}"', 'remote = "origin"'))
+    git(project, "commit", "--quiet", "-am", "Push to origin")
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine 127.0.0.1 login reader password {INDEX_CANARY}\n")
+    netrc.chmod(0o600)
     git(project, "remote", "add", "origin", str(targets.remote))
     env = targets.env(TWINE_PASSWORD=TWINE_CANARY, HOIST_TEST_ENV_DUMP=str(dumps), XDG_CACHE_HOME=str(cache),
-                      TMPDIR=str(hoist_tmp))
+                      TMPDIR=str(hoist_tmp), NETRC=str(netrc))
     outputs: list[str] = []
 
     def run(*args: str, expect: int, says: str = "") -> None:
@@ -173,7 +174,6 @@ def test_no_secret_leaves_hoist(canary_targets: Targets, example_project, tmp_pa
     unpacked = tmp_path / "unpacked"
     deb = project / next(a["path"] for a in manifest["artifacts"] if a["kind"] == "deb")
     subprocess.run(["dpkg-deb", "-R", str(deb), str(unpacked)], check=True)
-    # (The project's own pyproject.toml holds the index URL the user wrote, password included: not hoist's doing.)
     places = [project / "dist", unpacked, targets.root, hoist_tmp, cache, dumps]
     assert scan_for(CANARIES, places) == []
 

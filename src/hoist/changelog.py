@@ -6,6 +6,7 @@ writes it, so hoist never formats a changelog by hand.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
@@ -16,6 +17,28 @@ from .errors import ConfigError
 
 #: Commit subjects listed in one entry; older ones are summarised.
 MAX_ITEMS = 50
+
+
+#: Characters that reorder or hide text on a terminal (Unicode's bidirectional controls, UAX #9).
+_BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
+
+
+def printable(subject: str) -> str:
+    """*subject* with every control character shown, not obeyed: a C0
+    control or DEL in caret notation (``^M`` for a carriage return, as
+    ``cat -v`` shows it), another control, a line or paragraph separator or a
+    bidirectional control as ``<U+XXXX>``.  Such a character would end a
+    changelog line (Debian Policy §4.4) or move a terminal's cursor."""
+    out = []
+    for char in subject:
+        code = ord(char)
+        if code < 0x20 or code == 0x7F:
+            out.append("^" + chr(code ^ 0x40))
+        elif unicodedata.category(char) in ("Cc", "Zl", "Zp") or code in _BIDI:
+            out.append(f"<U+{code:04X}>")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def entry_lines(subjects: list[str]) -> list[str]:

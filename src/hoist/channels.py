@@ -28,7 +28,7 @@ from debian.debian_support import Version
 from .context import Context
 from .errors import ConfigError, PreflightError, PublishError, PushRejectedError
 from .targets.apt.repository import AptRepository, ChannelState, Held, apt_repository
-from .version import versions_from_tags
+from .version import CalVer, versions_from_tags
 
 #: The ref that records the moves of one channel in the git remote.
 RECORD_REF = "refs/hoist/channels/{}"
@@ -122,6 +122,20 @@ class Channels:
 
     # -- reading ------------------------------------------------------------------------
 
+    def version(self, text: str) -> str:
+        """The release version that *text* names: ``26.12.1`` or its tag ``v26.12.1``.
+
+        :raises PreflightError: *text* names no release version (``YY.MM.NN``).
+        """
+        prefix = self.ctx.config.tag_prefix
+        bare = text.removeprefix(prefix) if prefix and text.startswith(prefix) else text
+        if CalVer.parse(bare) is None:
+            example = "26.12.0"
+            raise PreflightError(f"{text!r} is not a release version",
+                                 f"name one as YY.MM.NN or as its tag, e.g. {example} or {prefix}{example} "
+                                 "(hoist status lists them)")
+        return bare
+
     def _check_name(self, channel: str) -> None:
         if channel not in self.names:
             raise PreflightError(f"there is no channel {channel!r}",
@@ -164,15 +178,26 @@ class Channels:
         :raises PreflightError: *version* was never released, or the
             repository no longer holds it.
         """
-        tags = self.git.refs().tags
-        if f"{self.ctx.config.tag_prefix}{version}" not in tags:
-            raise PreflightError(f"{version} was never released: the git remote has no tag "
-                                 f"{self.ctx.config.tag_prefix}{version}",
+        tag = f"{self.ctx.config.tag_prefix}{version}"
+        commit = self.git.refs().tags.get(tag)
+        if commit is None:
+            raise PreflightError(f"{version} was never released: the git remote has no tag {tag}",
                                  "hoist status lists the releases and what each channel holds")
+        # Only the objects: no ref or FETCH_HEAD of the repository changes.
+        self.ctx.git("fetch", "--quiet", "--no-write-fetch-head", self.git.remote, f"refs/tags/{tag}")
+        if self.ctx.git.release_marker(commit) != version:
+            raise PreflightError(f"{version} was not made by a hoist release: its tag {tag} is on {commit[:12]}, "
+                                 "which is not its release commit (no Hoist-Release trailer of it)",
+                                 "promote a version that hoist released (hoist status lists them)")
         held = self.apt.in_repository(version)
         if held is None:
             raise PreflightError(f"the apt repository no longer holds {self.ctx.config.package} {version}",
                                  "promote a version it holds (retention, tool.hoist.apt.keep, removed this one)")
+        recorded = self.apt.recorded_sha256(version, held.filename)
+        if recorded is not None and recorded != held.sha256:
+            raise PreflightError(f"the apt repository's {held.filename} has sha256 {held.sha256}, but the release's "
+                                 f"signed SHA256SUMS says {recorded}: it is not the .deb that release built",
+                                 "promote a version whose .deb is the release's own (hoist status checks them)")
         return held
 
     def promote(self, version: str, channel: str) -> Move:
@@ -184,7 +209,7 @@ class Channels:
         :raises PushRejectedError: another move of the channel was recorded at the same time.
         """
         self._check_name(channel)
-        return self._move(channel, version, "promote")
+        return self._move(channel, self.version(version), "promote")
 
     def rollback(self, channel: str, version: str | None = None) -> Move:
         """Make *channel* publish an earlier release again: *version*, or the
@@ -194,7 +219,16 @@ class Channels:
             version that is not older than the current one.
         """
         self._check_name(channel)
+        version = None if version is None else self.version(version)
         current = self.apt.channel(channel).current
+        history = self.history(channel)
+        if version is None and history and history[0].action == "rollback":
+            # The newest move is a rollback: this one finishes it (a run stopped before its publish), never a
+            # second one; going further back names the version.
+            last = history[0]
+            self.ctx.ui.line(f"    the newest move of {channel} is the rollback to {last.version} by {last.who}, "
+                             f"{last.when}: completing it (to go further back: hoist rollback {channel} --to VERSION)")
+            return self._move(channel, last.version, "rollback")
         if current is None:
             raise PreflightError(f"the channel {channel} publishes no version of {self.ctx.config.package}",
                                  f"promote a release to it first: hoist promote VERSION --to {channel}")
@@ -245,7 +279,27 @@ class Channels:
             raise PublishError(f"{channel} does not publish {held.filename} with sha256 {held.sha256} after the move "
                                f"(apt reads {after.filename + ' ' + after.sha256 if after else 'nothing'})",
                                "run the same command again: it completes the move")
+        self._settle(channel, move)
         return move
+
+    def _settle(self, channel: str, move: Move) -> None:
+        """After publishing *move*: when another move of *channel* was recorded
+        meanwhile (compare-and-swap on the record let it in), the channel
+        publishes what the newest record says, so that the record and apt
+        agree whichever command published last.
+
+        :raises PushRejectedError: this move was superseded (the message says by whom).
+        """
+        tip = self._remote_tip(channel)
+        if tip is None or tip == move.commit:
+            return
+        newest = self.history(channel)[0]
+        if newest.version != move.version:
+            self.apt.put(channel, newest.version)
+        raise PushRejectedError(
+            f"another move of {channel} was recorded while this one published: {newest.action} to "
+            f"{newest.version} by {newest.who}, {newest.when}; {channel} publishes {newest.version}, as its record says",
+            "run hoist status, then decide again")
 
     def _record(self, move: Move, parent: str | None) -> Move:
         """Commit *move* on the channel's ref and push it with *parent* as the expected value."""

@@ -229,16 +229,25 @@ def show_status(ctx: Context, version: str | None, *, as_json: bool) -> int:
     publishes; exit status 0 when every target holds it."""
     report = status(ctx, version)
     channels = Channels(ctx).report() if ctx.config.channels else []
+    agree = all(c.agrees for c in channels)
     if as_json:
         ctx.ui.json({**report.record(), "channels": {c.name: c.record() for c in channels}})
-        return 0 if report.complete else STATUS_INCOMPLETE
+        return 0 if report.complete and agree else STATUS_INCOMPLETE
     ctx.ui.table(f"{ctx.config.name} {report.version}", ["target", "state", "detail"],
                  [[s.target, s.state, s.detail] for s in report.states])
     ctx.ui.result(f"{report.version}: " + ("published on every target" if report.complete
                                            else "incomplete: hoist release on its tag finishes it"))
     if channels:
         ctx.ui.table("channels", ["channel", "publishes", "sha256", "recorded"], [_channel_row(c) for c in channels])
-    return 0 if report.complete else STATUS_INCOMPLETE
+    for channel in channels:
+        if not channel.agrees:
+            move = channel.recorded
+            verb = "promote" if move.action == "promote" else "rollback"
+            command = (f"hoist promote {move.version} --to {channel.name}" if verb == "promote"
+                       else f"hoist rollback {channel.name} --to {move.version}")
+            ctx.ui.result(f"{channel.name}: its record says {move.version}, apt reads "
+                          f"{channel.version or 'nothing'}: {command} reconciles them")
+    return 0 if report.complete and agree else STATUS_INCOMPLETE
 
 
 def _channel_row(channel: ChannelReport) -> list[str]:

@@ -23,6 +23,7 @@ from packaging.utils import canonicalize_name
 
 from .errors import ConfigError
 from .pyproject import read_pyproject, version_backend
+from .redaction import userinfo, without_userinfo
 from .settings import did_you_mean, from_table
 
 #: The longest ``tool.hoist.valid_days``: about 27 years, far inside what a
@@ -149,8 +150,8 @@ ADD_ON_ROOT = "/opt"
 #: segment of ``dists/`` (Debian Repository Format).
 _CHANNEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
-#: What a shell would read as more than one command or a redirection.
-_SHELL_WORDS = {"|", "||", "&", "&&", ";", ">", ">>", "<", "<<", "2>", "2>&1", "$(", "`"}
+#: The characters a shell reads as an operator (a list, a pipeline, a redirection, a subshell).
+_SHELL_OPERATORS = set("();<>|&")
 
 
 def channels_problems(channels: list[Any], distribution: str | None) -> list[str]:
@@ -173,16 +174,54 @@ def health_check_command(text: str) -> tuple[tuple[str, ...], str | None]:
     It is run on servers without a shell (systemd's ``ExecStart`` rules), so
     it must be one command with its arguments.
     """
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=True)  # an operator outside quotes is a token
+    lexer.whitespace_split = True
     try:
+        tokens = list(lexer)
         argv = tuple(shlex.split(text))
     except ValueError as exc:
         return (), f"tool.hoist.health_check {text!r} is not a command: {exc}"
     if not argv:
         return (), "tool.hoist.health_check is empty: give the command that tells whether the application works"
-    if any(word in _SHELL_WORDS or word.startswith(("$(", "`")) for word in argv):
+    if any(set(t) <= _SHELL_OPERATORS for t in tokens) or any(w.startswith(("$(", "`")) for w in argv):
         return (), (f"tool.hoist.health_check {text!r} is not a command: it is run without a shell, so write one "
                     "command with its arguments (put a pipeline or redirection in a script the package ships)")
     return argv, None
+
+
+def suite_problem(key: str, name: str) -> str | None:
+    """Why *name* (``tool.hoist.<key>``) cannot be an apt distribution (suite) or component, or None.
+
+    One path segment under ``dists/`` (Debian Repository Format), and a
+    word aptly takes: letters, digits, ``.``, ``_`` and ``-``.
+    """
+    if _CHANNEL.match(name):
+        return None
+    return (f"tool.hoist.{key} {name!r} cannot be an apt {'component' if key == 'component' else 'distribution'} "
+            "name: use letters, digits, '.', '_' and '-', starting with a letter or digit (e.g. \"bookworm\", \"main\")")
+
+
+def lock_problem(lock: str) -> str | None:
+    """Why *lock* cannot be ``tool.hoist.lock``, or None: a relative path inside the project."""
+    normal = posixpath.normpath(lock)
+    if lock and not lock.startswith("/") and normal != ".." and not normal.startswith("../") and "\0" not in lock:
+        return None
+    return (f"tool.hoist.lock {lock!r} must be a path inside the project, relative to pyproject.toml "
+            "(e.g. \"requirements.lock\")")
+
+
+def credential_problems(table: str, settings: Any) -> list[str]:
+    """A password in a URL of the settings of ``[tool.hoist.<table>]``: pyproject.toml goes
+    into every sdist and source release, to the index and to git."""
+    found = []
+    for name, value in vars(settings).items():
+        login = userinfo(value) if isinstance(value, str) else None
+        if login is not None and login[1]:
+            found.append(f"tool.hoist.{table}.{name} holds a password in its URL ({without_userinfo(value)}): "
+                         "pyproject.toml goes into every sdist and source release; take the password out and give "
+                         "it through the environment (HOIST_PYPI_PASSWORD, HOIST_APT_API_PASSWORD), ~/.netrc or "
+                         "the keyring")
+    return found
 
 
 def tag_prefix_problem(prefix: str) -> str | None:
@@ -269,6 +308,7 @@ def load(root: Path, tables: Mapping[str, type]) -> Config:
         if made is not None:
             targets[key] = made
             problems.extend(made.conflicts(table) if hasattr(made, "conflicts") else [])
+            problems.extend(credential_problems(key, made))
     values: dict[str, Any] = {}
     if settings is not None:
         values = {k: getattr(settings, k) for k in declared}
@@ -280,6 +320,12 @@ def load(root: Path, tables: Mapping[str, type]) -> Config:
     for problem in (install_root_problem(install_root, package), tag_prefix_problem(values.get("tag_prefix", "v"))):
         if problem:
             problems.append(problem)
+    for key in ("distribution", "component"):
+        problem = suite_problem(key, values[key]) if key in values else None
+        problems.extend([problem] if problem else [])
+    if values.get("lock") is not None:
+        problem = lock_problem(values["lock"])
+        problems.extend([problem] if problem else [])
     if "channels" in values:
         problems.extend(channels_problems(list(values["channels"] or ()), values.get("distribution")))
     if "health_check" in values:

@@ -143,6 +143,12 @@ def make_plan(git: Git, config: Config, remote: RemoteState, now: datetime | Non
                  "of the machine that made it",)
     earlier = [v for v in versions_from_tags(local_tags, prefix) if v < version and git.is_ancestor(v.tag(prefix), head)]
     previous = max(earlier).tag(prefix) if earlier else None
+    subjects = git.subjects(previous, path=git.path_of(config.root))
+    shown = tuple(changelog.printable(s) for s in subjects)
+    changed = [s for s, p in zip(subjects, shown) if s != p]
+    if changed:
+        notes = (*notes, f"{len(changed)} commit subject(s) hold control characters, written into the changelog "
+                         f"as shown, not obeyed: {', '.join(changelog.printable(s) for s in changed[:3])}")
     name, email = git.ident()
     # lintian (latest-changelog-entry-without-new-date): each entry is newer than the one before.
     newest = changelog.newest_date(config.root / "debian" / "changelog")
@@ -155,7 +161,7 @@ def make_plan(git: Git, config: Config, remote: RemoteState, now: datetime | Non
         resume=False,
         base=head,
         previous_tag=previous,
-        subjects=tuple(git.subjects(previous, path=git.path_of(config.root))),
+        subjects=shown,
         moment=moment,
         author=f"{name} <{email}>",
         distribution=config.distribution,

@@ -189,6 +189,7 @@ def check_targets(ctx: Context, release: ReleasePlan, artifacts: tuple[Artifact,
     Checked before the push, so that such a conflict claims no version; the
     publish steps check again, since another run may upload in between.
 
+    :raises PreflightError: a target would refuse an artifact (its size).
     :raises PushRejectedError: the files are another run's, which claimed the
         version on the remote first (a lost race: the release plans again).
     :raises ConflictError: a target holds a file of the same name with another
@@ -198,6 +199,7 @@ def check_targets(ctx: Context, release: ReleasePlan, artifacts: tuple[Artifact,
     for target in ctx.targets.all:
         if target.name not in names:
             continue
+        target.accepts(artifacts)
         state = target.state(release.ref(head), artifacts)
         if state.state != CONFLICT:
             continue

@@ -141,6 +141,13 @@ class Target(abc.ABC):
             credentials, or cannot take the release.
         """
 
+    def accepts(self, artifacts: Sequence[Artifact]) -> None:
+        """Check, once the artifacts are built and before the push, that the
+        target would take them (a size it accepts, say).
+
+        :raises PreflightError: it would refuse one; the message names it and the limit.
+        """
+
     @abc.abstractmethod
     def state(self, release: ReleaseRef, artifacts: Sequence[Artifact] = ()) -> TargetState:
         """What the target holds of *release*.

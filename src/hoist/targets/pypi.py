@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import requests
 from packaging.version import Version
 
-from ..errors import ConfigError, ConflictError, PublishError
+from ..errors import ConfigError, ConflictError, PreflightError, PublishError
 from ..manifest import Artifact, sha256_file, version_of
 from ..redaction import userinfo, without_userinfo
 from . import simple
@@ -84,10 +84,18 @@ class PyPISettings:
 
     :ivar upload_url: where twine uploads (the legacy upload API).
     :ivar index_url: the index's simple page (PEP 503/691) used to read it back.
+    :ivar max_upload_mb: the largest file the index takes, in MiB (PyPI's
+        default limit is 100 MiB a file; an index's administrators can raise it).
     """
 
     upload_url: str
     index_url: str
+    max_upload_mb: int = 100
+
+    def problems(self) -> list[str]:
+        if self.max_upload_mb < 1:
+            return [f"tool.hoist.pypi.max_upload_mb must be 1 or more (MiB), not {self.max_upload_mb}"]
+        return []
 
 
 class PyPIIndex(Target):
@@ -116,12 +124,14 @@ class PyPIIndex(Target):
         endpoint: Callable[[], AbstractContextManager[str]] | None = None,
         setup: Callable[[], None] | None = None,
         read_credentials: tuple[str, str] | None = None,
+        max_upload_mb: int = 100,
     ) -> None:
         self.upload_url = without_userinfo(upload_url)
         self.index_url = index_url
         self.env = env
         self.credentials = credentials
         self.read_credentials = read_credentials
+        self.max_upload_mb = max_upload_mb
         self.endpoint = endpoint or (lambda: contextlib.nullcontext(upload_url))
         self.setup = setup
 
@@ -137,7 +147,21 @@ class PyPIIndex(Target):
         same_host = (urlsplit(without_userinfo(settings.upload_url)).netloc
                      == urlsplit(without_userinfo(settings.index_url)).netloc)
         return cls(settings.upload_url, settings.index_url, env, upload,
-                   read_credentials=given if same_host else None)
+                   read_credentials=given if same_host else None, max_upload_mb=settings.max_upload_mb)
+
+    def accepts(self, artifacts: Sequence[Artifact]) -> None:
+        """Every sdist and wheel is within :attr:`max_upload_mb`.
+
+        :raises PreflightError: one is larger; nothing is pushed or uploaded.
+        """
+        limit = self.max_upload_mb * 1024 * 1024
+        for artifact in artifacts:
+            if artifact.kind in self.kinds and artifact.size > limit:
+                raise PreflightError(
+                    f"{artifact.filename} is {artifact.size / 1024 / 1024:.1f} MiB, more than the index takes "
+                    f"({self.max_upload_mb} MiB, tool.hoist.pypi.max_upload_mb)",
+                    "leave large data out of the sdist (MANIFEST.in, or the backend's excludes), or raise "
+                    "max_upload_mb once the index's administrators have raised its limit; nothing was pushed")
 
     def _held(self, version: str) -> dict[str, str]:
         """``{filename: sha256}`` of the project's files of *version* on the index."""

@@ -21,6 +21,9 @@ from ...errors import ConfigError, PublishError
 from ...http import fetch
 from ...runner import Runner
 
+#: Reads of a publication that moved between its InRelease and its Packages index, at most.
+READS = 3
+
 
 @dataclass(frozen=True)
 class Publication:
@@ -110,10 +113,21 @@ def verify_detached(runner: Runner, data: bytes, signature: bytes, public_key: s
                           check=False).ok
 
 
+def _packages(raw: bytes | None) -> dict[str, Packages]:
+    if raw is None:
+        return {}
+    return {Path(p["Filename"]).name: p
+            for p in Packages.iter_paragraphs(raw.decode("utf-8").splitlines(keepends=True), use_apt_pkg=False)}
+
+
 def read_publication(
     runner: Runner, url: str, distribution: str, component: str, architecture: str, public_key: str
 ) -> Publication:
-    """Read a published distribution as apt does.
+    """Read a published distribution as apt does: ``InRelease`` first, then
+    the ``Packages`` index it lists, by its hash (``by-hash/SHA256/<sha256>``,
+    which a publication made with ``Acquire-By-Hash`` keeps through a switch;
+    Debian Repository Format, "indices acquisition via hashsums"), else by
+    its name.  A publication that moves between the two reads is read again.
 
     :param url: the repository's base URL (``file://``, ``http(s)://``) or path.
     :param public_key: path of the public key that signs the repository.
@@ -122,26 +136,33 @@ def read_publication(
     base = url if "://" in url else Path(url).resolve().as_uri()
     dists = f"{base.rstrip('/')}/dists/{distribution}"
     index_name = f"{component}/binary-{architecture}/Packages"
-    raw = fetch(f"{dists}/{index_name}", what="tool.hoist.apt.url")
-    packages = {} if raw is None else {
-        Path(p["Filename"]).name: p
-        for p in Packages.iter_paragraphs(raw.decode("utf-8").splitlines(keepends=True), use_apt_pkg=False)
-    }
-    inrelease = fetch(f"{dists}/InRelease", what="tool.hoist.apt.url")
-    if inrelease is None:
-        return Publication(packages, f"{dists}/InRelease does not exist" if raw is not None else "nothing is published")
-    payload = _verified_payload(runner, inrelease, public_key)
-    if payload is None:
-        return Publication(packages, f"{dists}/InRelease does not verify with {public_key}")
-    release = Release(payload.decode("utf-8"))
-    listed = {entry["name"]: entry["sha256"] for entry in release.get("SHA256", [])}
-    if raw is None or listed.get(index_name) != hashlib.sha256(raw).hexdigest():
-        return Publication(packages, f"{dists}/InRelease does not list {index_name} with its sha256")
+    for _ in range(READS):
+        inrelease = fetch(f"{dists}/InRelease", what="tool.hoist.apt.url")
+        if inrelease is None:
+            raw = fetch(f"{dists}/{index_name}", what="tool.hoist.apt.url")
+            return Publication(_packages(raw),
+                               f"{dists}/InRelease does not exist" if raw is not None else "nothing is published")
+        payload = _verified_payload(runner, inrelease, public_key)
+        if payload is None:
+            raw = fetch(f"{dists}/{index_name}", what="tool.hoist.apt.url")
+            return Publication(_packages(raw), f"{dists}/InRelease does not verify with {public_key}")
+        release = Release(payload.decode("utf-8"))
+        listed = {entry["name"]: entry["sha256"] for entry in release.get("SHA256", [])}
+        sha256 = listed.get(index_name)
+        by_hash = f"{dists}/{component}/binary-{architecture}/by-hash/SHA256/{sha256}"
+        raw = (fetch(by_hash, what="tool.hoist.apt.url") if sha256 else None) \
+            or fetch(f"{dists}/{index_name}", what="tool.hoist.apt.url")
+        if raw is not None and sha256 == hashlib.sha256(raw).hexdigest():
+            break
+        if sha256 is None:
+            return Publication(_packages(raw), f"{dists}/InRelease does not list {index_name} with its sha256")
+    else:
+        return Publication(_packages(raw), f"{dists}/InRelease does not list {index_name} with its sha256")
     expired = _expired(release.get("Valid-Until", ""))
     if expired:
-        return Publication(packages, f"{dists}/InRelease expired on {expired} (Valid-Until): hoist resign renews it",
-                           expired=True)
-    return Publication(packages)
+        return Publication(_packages(raw), f"{dists}/InRelease expired on {expired} (Valid-Until): hoist resign "
+                           "renews it", expired=True)
+    return Publication(_packages(raw))
 
 
 def _expired(valid_until: str) -> str:

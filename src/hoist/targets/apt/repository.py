@@ -258,6 +258,9 @@ class AptRepository(Target):
             return TargetState(self.name, MISSING, f"apt would refuse it: {publication.problem}", facts)
         if deb is not None:
             pool = url_sha256(f"{self.settings.url.rstrip('/')}/{entry['Filename']}")
+            if pool is None:
+                return TargetState(self.name, MISSING, f"the index lists {entry['Filename']}, which the pool does not "
+                                   "hold (yet)", facts)
             if pool != deb.sha256:
                 return TargetState(self.name, CONFLICT, f"the pool file {entry['Filename']} has sha256 {pool}, "
                                    f"but the index and this build say {deb.sha256}", facts)
@@ -269,6 +272,30 @@ class AptRepository(Target):
     def _beside_url(self, version: str) -> str:
         url = self.settings.url if "://" in self.settings.url else Path(self.settings.url).resolve().as_uri()
         return f"{url.rstrip('/')}/hoist/{self.package}/{version}"
+
+    def recorded_sha256(self, version: str, filename: str) -> str | None:
+        """The sha256 that the release of *version* recorded for *filename* in
+        the ``SHA256SUMS`` beside the repository, its signature verified with
+        the repository's public key; None where the release put none there
+        (a repository whose server signs).
+
+        :raises PreflightError: the list is there but its signature is missing
+            or does not verify, or it does not list *filename*.
+        """
+        base = self._beside_url(version)
+        sums = fetch(f"{base}/{CHECKSUMS}", what="tool.hoist.apt.url")
+        if sums is None:
+            return None
+        signature = fetch(f"{base}/{CHECKSUMS}.asc", what="tool.hoist.apt.url")
+        if signature is None or not verify_detached(self.env.runner, sums, signature, self.public_key):
+            raise PreflightError(f"the {CHECKSUMS} of {version} beside the repository is not signed by its key",
+                                 f"check {base}/{CHECKSUMS}.asc against tool.hoist.apt.public_key")
+        for line in sums.decode("utf-8", "replace").splitlines():
+            digest, _, name = line.partition("  ")
+            if name == filename:
+                return digest
+        raise PreflightError(f"the {CHECKSUMS} of {version} beside the repository does not list {filename}",
+                             "promote a version that hoist released (hoist status lists them)")
 
     def _beside(self, version: str) -> list[str]:
         """What the repository holds beside *version* (``SHA256SUMS``, its
