@@ -82,7 +82,7 @@ class FaultProxy:
             def do_GET(self) -> None:
                 proxy._handle(self)
 
-            do_POST = do_PUT = do_HEAD = do_GET
+            do_POST = do_PUT = do_HEAD = do_DELETE = do_GET
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
