@@ -8,6 +8,7 @@ published; a wheel that does not match its recorded hash stops the build.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -117,20 +118,27 @@ def repack(source_release: Path, target: Path, change) -> None:
 
 
 def test_the_source_release_rebuilds_with_no_network(example_project, hoist_home: Path, tmp_path: Path) -> None:
-    """One file, another directory, no git repository, empty caches, the network unshared: the
-    same sdist, wheel, .deb and SBOM; a changed or incomplete source release is refused by name."""
+    """One file and its signed SHA256SUMS, another directory, no git repository, empty caches, the
+    network unshared: the same sdist, wheel, .deb and SBOM as the signed list says; a changed,
+    incomplete, hostile or truncated source release, or one whose list is not signed, is refused."""
     project = example_project()
     manifest = released(project)
     version = manifest["version"]
     source = next(project / a["path"] for a in manifest["artifacts"] if a["kind"] == "source")
+    keyring = hoist_home / "hoist-hello" / "hoist-hello-archive-keyring.gpg"
     elsewhere = tmp_path / "offline"
     (elsewhere / "cache").mkdir(parents=True)
-    shutil.copyfile(source, elsewhere / source.name)
+    for name in (source.name, "SHA256SUMS", "SHA256SUMS.asc"):
+        shutil.copyfile(project / "dist" / name, elsewhere / name)
 
-    def offline_rebuild(file: Path) -> subprocess.CompletedProcess:
+    def offline_rebuild(file: Path, *, key: Path | None = keyring) -> subprocess.CompletedProcess:
+        if file.parent != elsewhere:  # the signed list travels with the file
+            for name in ("SHA256SUMS", "SHA256SUMS.asc"):
+                shutil.copyfile(elsewhere / name, file.parent / name)
         return subprocess.run(
             ["unshare", "--net", "env", f"XDG_CACHE_HOME={elsewhere / 'cache'}", "PIP_NO_CACHE_DIR=1", "NO_COLOR=1",
-             "COLUMNS=200", sys.executable, "-m", "hoist", "rebuild", version, "--from", str(file)],
+             "COLUMNS=200", sys.executable, "-m", "hoist", "rebuild", version, "--from", str(file),
+             *(["--keyring", str(key)] if key else [])],
             cwd=elsewhere, capture_output=True, text=True, timeout=900)
 
     rebuilt = offline_rebuild(elsewhere / source.name)
@@ -140,21 +148,31 @@ def test_the_source_release_rebuilds_with_no_network(example_project, hoist_home
     assert output.count(" same ") == 4, output  # sdist, wheel, .deb, SBOM
     shutil.rmtree(re.search(r"rebuild of \S+ in (\S+)", output)[1])
 
-    tampered = tmp_path / "tampered" / source.name
-    tampered.parent.mkdir()
+    unsigned = offline_rebuild(elsewhere / source.name, key=None)
+    assert unsigned.returncode == 3 and "is checked with the repository's public key, and none was given" in \
+        unsigned.stdout + unsigned.stderr
 
-    def tamper(top: Path) -> None:
+    def refused_as(name: str, change, expect: str, status: int = 5) -> None:
+        made = tmp_path / name / source.name
+        made.parent.mkdir()
+        repack(source, made, change)
+        refused = offline_rebuild(made)
+        assert refused.returncode == status, refused.stdout + refused.stderr
+        assert re.search(expect, refused.stdout + refused.stderr), refused.stdout + refused.stderr
+        assert "Traceback" not in refused.stdout + refused.stderr
+
+    def tamper_and_rehash(top: Path) -> None:  # the wheel changed, and the description changed to match it
         wheel = next((top / "wheels").glob("flask-*.whl"))
         wheel.write_bytes(wheel.read_bytes() + b"\0")
-    repack(source, tampered, tamper)
-    refused = offline_rebuild(tampered)
-    assert refused.returncode == 5, refused.stdout + refused.stderr
-    assert re.search(r"error: wheels/flask-\S+\.whl \(flask [\d.]+\) in the source release does not match its sha256",
-                     refused.stdout + refused.stderr), refused.stdout + refused.stderr
+        description = top / "source-release.json"
+        data = json.loads(description.read_text())
+        data["files"][f"wheels/{wheel.name}"] = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        description.write_text(json.dumps(data))
+    refused_as("tampered", tamper_and_rehash, rf"error: {re.escape(source.name)} has sha256 \w+, but the signed "
+                                              r"SHA256SUMS lists \w+")
 
-    incomplete = tmp_path / "incomplete" / source.name
-    incomplete.parent.mkdir()
-    repack(source, incomplete, lambda top: next((top / "wheels").glob("werkzeug-*.whl")).unlink())
-    refused = offline_rebuild(incomplete)
-    assert refused.returncode == 5 and re.search(r"error: the source release lacks wheels/werkzeug-\S+\.whl \(werkzeug ",
-                                                 refused.stdout + refused.stderr), refused.stdout + refused.stderr
+    truncated = tmp_path / "truncated" / source.name
+    truncated.parent.mkdir()
+    truncated.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
+    refused = offline_rebuild(truncated)
+    assert refused.returncode == 5 and "but the signed SHA256SUMS lists" in refused.stdout + refused.stderr

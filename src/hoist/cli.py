@@ -117,7 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     rebuilt.add_argument("version", help="the released version, e.g. 26.11.0")
     rebuilt.add_argument("--from", dest="source_release", metavar="FILE", type=Path,
                          help="rebuild from the release's source release alone (<name>-<version>-source-release"
-                              ".tar.gz): no network, no git repository")
+                              ".tar.gz): no network, no git repository; its SHA256SUMS and SHA256SUMS.asc beside it")
+    rebuilt.add_argument("--keyring", type=Path, metavar="FILE",
+                         help="with --from: the apt repository's public key, which signed SHA256SUMS")
     shown = command("status", "the state of each target for a version (default: the newest release)",
                     "Read every target back for VERSION: published, missing or conflict.", (local, as_json))
     shown.add_argument("version", nargs="?", help="a release version, e.g. 26.11.0")
@@ -302,12 +304,13 @@ def show_move(ctx: Context, move: Move) -> int:
     return 0
 
 
-def show_rebuild(ctx: Context | None, version: str, source_release: Path | None = None, ui: UI | None = None) -> int:
+def show_rebuild(ctx: Context | None, version: str, source_release: Path | None = None, ui: UI | None = None,
+                 keyring: Path | None = None) -> int:
     """Rebuild *version* (from *source_release*, without a project), print the
     comparisons; exit status 0 when all agree."""
     if source_release is not None:
         assert ui is not None
-        result = rebuild_from(ui, version, source_release)
+        result = rebuild_from(ui, version, source_release, keyring)
     else:
         assert ctx is not None
         ui = ctx.ui
@@ -347,7 +350,7 @@ def _run(args: argparse.Namespace, ui: UI) -> int:
             ui.result(line)
         return 0
     if args.command == "rebuild" and args.source_release is not None:
-        return show_rebuild(None, args.version, args.source_release, ui)
+        return show_rebuild(None, args.version, args.source_release, ui, args.keyring)
     ctx = open_project(args.directory, ui, local=getattr(args, "local", False))
     if args.command == "ci":
         decision = should_release(ctx)

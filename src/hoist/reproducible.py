@@ -15,6 +15,7 @@ import gzip
 import io
 import os
 import tarfile
+import zlib
 from pathlib import Path
 
 from .errors import BuildError
@@ -65,6 +66,6 @@ def extract(path: Path, into: Path) -> None:
                                      "build only from a file a release made")
                 member.mode &= 0o755  # no set-id bits
             tar.extractall(into, members=members)
-    except (OSError, tarfile.TarError) as exc:
-        raise BuildError(f"cannot unpack {path}: {exc}",
+    except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:  # a truncated gzip stream is an EOFError
+        raise BuildError(f"cannot unpack {path}: {exc or type(exc).__name__}",
                          "the file is damaged, or not an sdist or source release that hoist made") from None

@@ -21,7 +21,7 @@ from ..config import load
 from ..context import Context, ReleasePlan
 from ..errors import BuildError, PreflightError
 from ..git import Git
-from ..manifest import Artifact, Manifest, sha256_file
+from ..manifest import CHECKSUMS, Artifact, Manifest, sha256_file
 from ..products import Export, Products, Wheelhouse
 from ..reproducible import extract
 from ..runner import Runner
@@ -31,6 +31,7 @@ from ..steps.deb import Deb
 from ..steps.source_release import unpack
 from ..steps.wheelhouse import CollectWheelhouse, pinned_requirements
 from ..targets import CONFLICT, PUBLISHED, Targets
+from ..targets.apt.publication import verify_detached
 from ..ui import UI
 from ..version import CalVer
 
@@ -115,7 +116,44 @@ def compare(ctx: Context, release: ReleasePlan, made: Products) -> list[Comparis
     return results
 
 
-def rebuild_from(ui: UI, version: str, source_release: Path) -> Rebuild:
+def signed_checksums(runner: Runner, source_release: Path, keyring: Path | None) -> dict[str, str]:
+    """The release's ``SHA256SUMS`` beside *source_release* (as the release put
+    them beside the repository, ``hoist/<package>/<version>/``, and in
+    ``dist/``), its signature ``SHA256SUMS.asc`` verified with *keyring* (the
+    repository's public key): ``{file name: sha256}``; the source release
+    must be listed with its own sha256.
+
+    :raises PreflightError: the list or its signature is not beside it, no
+        keyring was given, or the signature does not verify.
+    :raises BuildError: the source release is not the one the list records.
+    """
+    sums, signature = source_release.parent / CHECKSUMS, source_release.parent / f"{CHECKSUMS}.asc"
+    fetch_them = (f"put {CHECKSUMS} and {CHECKSUMS}.asc of the release (from beside the apt repository, "
+                  f"hoist/<package>/<version>/) next to {source_release.name}, and give the repository's public key "
+                  "with --keyring")
+    if not sums.is_file() or not signature.is_file():
+        raise PreflightError(f"{CHECKSUMS} and its signature are not beside {source_release}: a rebuild trusts only "
+                             "what the release signed", fetch_them)
+    if keyring is None:
+        raise PreflightError(f"{CHECKSUMS} beside {source_release.name} is checked with the repository's public key, "
+                             "and none was given", fetch_them)
+    if not verify_detached(runner, sums.read_bytes(), signature.read_bytes(), str(keyring)):
+        raise PreflightError(f"{CHECKSUMS}.asc beside {source_release.name} does not verify with {keyring}",
+                             "give the keyring of the repository the release was published to; do not build from "
+                             "files whose list is not signed by it")
+    listed = {}
+    for line in sums.read_text(encoding="utf-8", errors="replace").splitlines():
+        digest, _, name = line.partition("  ")
+        listed[name] = digest
+    ours = sha256_file(source_release)
+    if listed.get(source_release.name) != ours:
+        raise BuildError(f"{source_release.name} has sha256 {ours}, but the signed {CHECKSUMS} lists "
+                         f"{listed.get(source_release.name) or 'no such file'}",
+                         "the file was changed after the release: do not build from it")
+    return listed
+
+
+def rebuild_from(ui: UI, version: str, source_release: Path, keyring: Path | None = None) -> Rebuild:
     """Rebuild *version* from its source release alone (see
     :mod:`hoist.steps.source_release`), needing no network and no git
     repository; compare each artifact with the sha256 the release recorded.
@@ -124,12 +162,18 @@ def rebuild_from(ui: UI, version: str, source_release: Path) -> Rebuild:
     requirements from the source release's ``build/``, no index), the .deb by
     the release's own step from the wheel and ``wheels/``.
 
-    :raises PreflightError: *version* is not the source release's version.
+    Only what the release signed is trusted: the source release and every
+    rebuilt artifact are compared with the signed ``SHA256SUMS`` (see
+    :func:`signed_checksums`), never with the description inside the file.
+
+    :raises PreflightError: *version* is not the source release's version, or
+        the signed list is not there.
     :raises BuildError: the source release is incomplete or was changed (see
         :func:`hoist.steps.source_release.unpack`), or a build failed.
     """
     secrets = Secrets.from_environment()
     runner = Runner(log=ui.command, debug=ui.debug, secrets=set(secrets.values()))
+    listed = signed_checksums(runner, source_release, keyring)
     work = Path(tempfile.mkdtemp(prefix="hoist-rebuild-from-"))
     out: Path | None = None
     try:
@@ -180,8 +224,8 @@ def rebuild_from(ui: UI, version: str, source_release: Path) -> Rebuild:
         shutil.rmtree(work, ignore_errors=True)
     comparisons = []
     for artifact in made.artifacts:
-        theirs = recorded.get(artifact.kind, {})
-        if theirs:
-            comparisons.append(Comparison(artifact.filename, source_release.name, theirs["sha256"] == artifact.sha256,
-                                          f"sha256 {theirs['sha256'][:16]}, ours {artifact.sha256[:16]}"))
+        theirs = listed.get(artifact.filename)
+        comparisons.append(Comparison(artifact.filename, CHECKSUMS, None if theirs is None else theirs == artifact.sha256,
+                                      f"sha256 {theirs[:16]}, ours {artifact.sha256[:16]}" if theirs
+                                      else "not in the signed list"))
     return Rebuild(version, out, tuple(comparisons))

@@ -117,12 +117,23 @@ def unpack(path: Path, into: Path) -> tuple[Path, dict]:
         file's sha256 differs (the message names the distribution).
     """
     extract(path, into)
-    tops = [p for p in into.iterdir() if p.is_dir()]
-    if len(tops) != 1 or not (tops[0] / DESCRIPTION).is_file():
+    tops = list(into.iterdir())
+    if len(tops) != 1 or not tops[0].is_dir() or not (tops[0] / DESCRIPTION).is_file():
         raise BuildError(f"{path} is not a source release: it has no {DESCRIPTION}",
                          "give the <name>-<version>-source-release.tar.gz a release made")
     top = tops[0]
-    description = json.loads((top / DESCRIPTION).read_text(encoding="utf-8"))
+    try:
+        description = json.loads((top / DESCRIPTION).read_text(encoding="utf-8"))
+        named = [a["file"] for a in description["artifacts"].values()]
+        files = description["files"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise BuildError(f"the {DESCRIPTION} of {path.name} is not a source release's description",
+                         "give the <name>-<version>-source-release.tar.gz a release made") from None
+    bad = [n for n in [*named, *files] if not isinstance(n, str) or n.startswith("/") or ".." in Path(n).parts
+           or (n in named and "/" in n)]
+    if bad:
+        raise BuildError(f"the {DESCRIPTION} of {path.name} names {bad[0]!r}, which is not a file inside it",
+                         "build only from a file a release made")
     unlisted = sorted(p.relative_to(top).as_posix() for p in top.rglob("*")
                       if p.is_file() and p.relative_to(top).as_posix() not in {*description["files"], DESCRIPTION})
     if unlisted:
