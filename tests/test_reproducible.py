@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import git, repository_state, run_hoist
+from hoist.steps.source_release import DESCRIPTION
 
 pytestmark = pytest.mark.slow
 
@@ -164,7 +165,7 @@ def test_the_source_release_rebuilds_with_no_network(example_project, hoist_home
     def tamper_and_rehash(top: Path) -> None:  # the wheel changed, and the description changed to match it
         wheel = next((top / "wheels").glob("flask-*.whl"))
         wheel.write_bytes(wheel.read_bytes() + b"\0")
-        description = top / "source-release.json"
+        description = top / DESCRIPTION
         data = json.loads(description.read_text())
         data["files"][f"wheels/{wheel.name}"] = hashlib.sha256(wheel.read_bytes()).hexdigest()
         description.write_text(json.dumps(data))
