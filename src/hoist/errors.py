@@ -63,15 +63,20 @@ class PreflightError(HoistError):
 
 
 class ToolMissingError(PreflightError):
-    """A required external command is not installed."""
+    """Required external commands are not installed (every one missing, at once)."""
 
-    def __init__(self, tool: str, debian_package: str) -> None:
+    def __init__(self, tool: str, debian_package: str, *more: tuple[str, str]) -> None:
+        missing = [(tool, debian_package), *more]
+        tools = ", ".join(repr(t) for t, _ in missing)
+        packages = " ".join(dict.fromkeys(p for _, p in missing))
         super().__init__(
-            f"required tool {tool!r} was not found on PATH",
-            f"install it with: apt-get install {debian_package}",
+            f"required tool{'s' if len(missing) > 1 else ''} {tools} {'were' if len(missing) > 1 else 'was'} "
+            "not found on PATH",
+            f"install {'them' if len(missing) > 1 else 'it'} with: apt-get install {packages}",
         )
         self.tool = tool
         self.debian_package = debian_package
+        self.missing = tuple(missing)
 
 
 class CommandError(HoistError):

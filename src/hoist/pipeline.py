@@ -22,7 +22,14 @@ from .context import Context, ReleasePlan
 from .errors import BuildError, HoistError, NothingToDo, PushRejectedError
 from .manifest import Manifest, version_of
 from .planning import check_in_sync, complete_history, make_plan
-from .preflight import check_archive, check_project, check_repository, check_tag_version, check_tools
+from .preflight import (
+    check_archive,
+    check_identity,
+    check_project,
+    check_repository,
+    check_tag_version,
+    check_tools,
+)
 from .products import Products
 from .runner import DISK_FULL_HINT
 from .steps import Skip, Step
@@ -72,6 +79,7 @@ def prepare(ctx: Context, *, fetch: bool, tag_check: bool = True, archive_check:
     if archive_check:
         check_archive(ctx.config, ctx.runner)
     check_repository(ctx.git, ctx.config)
+    check_identity(ctx.git)
     origin = ctx.targets.git
     remote = origin.refs()
     check_in_sync(ctx.git, ctx.config, remote, origin, fetch=fetch)

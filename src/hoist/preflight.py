@@ -51,18 +51,31 @@ def check_tool(tool: str, debian_package: str) -> None:
 
 
 def check_tools(runner: Runner) -> None:
-    """Fail on the first missing tool of the build, naming the Debian package to
-    install (each target checks its own tools, e.g. aptly).
+    """Every tool of the build is installed; those missing are named all at
+    once, with the Debian packages to install (each target checks its own
+    tools, e.g. aptly).
 
-    :raises ToolMissingError: a command is not on ``PATH``, or Debian's
+    :raises ToolMissingError: commands are not on ``PATH``, or Debian's
         ``python3`` or its ``venv`` module (python3-venv) is missing.
     """
-    for tool, package in TOOLS.items():
-        check_tool(tool, package)
+    missing = [(tool, package) for tool, package in TOOLS.items() if shutil.which(tool) is None]
     if not Path(SYSTEM_PYTHON).exists():
-        raise ToolMissingError(SYSTEM_PYTHON, "python3")
-    if not runner.run([SYSTEM_PYTHON, "-c", "import ensurepip, venv"], check=False).ok:
-        raise ToolMissingError(f"{SYSTEM_PYTHON} -m venv", "python3-venv")
+        missing.append((SYSTEM_PYTHON, "python3"))
+    elif not runner.run([SYSTEM_PYTHON, "-c", "import ensurepip, venv"], check=False).ok:
+        missing.append((f"{SYSTEM_PYTHON} -m venv", "python3-venv"))
+    if missing:
+        raise ToolMissingError(*missing[0], *missing[1:])
+
+
+def check_identity(git: Git) -> None:
+    """git knows who commits: the release commit and tag need a name and an email.
+
+    :raises PreflightError: it does not (``user.name``/``user.email``, or ``GIT_COMMITTER_*``).
+    """
+    if not git("var", "GIT_COMMITTER_IDENT", check=False).ok:
+        raise PreflightError("git does not know who commits: the release commit and tag need a name and an email",
+                             'git config user.name "Your Name" && git config user.email you@example.org '
+                             "(or set GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL in the CI job)")
 
 
 def check_project(config: Config) -> None:

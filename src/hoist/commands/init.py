@@ -236,6 +236,27 @@ def record_adoption(root: Path, adoption: Adoption) -> None:
     target.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
+#: What a release and its build leave in the project, which git must not count as changes.
+BY_PRODUCTS = ("dist/", "build/", ".venv/", "*.egg-info/", "__pycache__/", ".pytest_cache/")
+
+
+def ignore_by_products(root: Path) -> list[str]:
+    """Add to ``<root>/.gitignore`` (made if need be) each of :data:`BY_PRODUCTS`
+    that git does not ignore there yet (``git check-ignore``); the patterns added."""
+    git = Git.open(Runner(), root)
+    probes = {pattern: pattern.rstrip("/").replace("*", "probe") + ("/x" if pattern.endswith("/") else "")
+              for pattern in BY_PRODUCTS}
+    ignored = set(git("-C", str(root), "check-ignore", "--no-index", *probes.values(), check=False).stdout.split())
+    missing = [pattern for pattern, probe in probes.items() if probe not in ignored]
+    if missing:
+        path = root / ".gitignore"
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        path.write_text(text + ("" if not text or text.endswith("\n") else "\n")
+                        + "# what a release and its build leave here (hoist init)\n" + "".join(f"{p}\n" for p in missing),
+                        encoding="utf-8")
+    return missing
+
+
 def init(path: Path, force: bool = False, package: str | None = None) -> list[str]:
     """Write hoist's files into the project at *path*; return lines to show.
 
@@ -279,6 +300,9 @@ def init(path: Path, force: bool = False, package: str | None = None) -> list[st
                      + (f' (tag_prefix = "{prefix}", as the project\'s '
                         f'{"tags have it" if tag_prefix_of(tags) is not None else "version backend reads tags"})'
                         if prefix is not None else ""))
+    ignored = ignore_by_products(root)
+    if ignored:
+        lines.append(f"added {', '.join(ignored)} to .gitignore")
     record_adoption(root, adoption)
     lines.append(f"wrote {ADOPTED}")
     lines.extend(f"note: {note}" for note in adoption.notes)
