@@ -53,14 +53,16 @@ class HoistTable:
     valid_days: int | None = None
 
 
-@dataclass(frozen=True)
-class Config:
-    """Everything hoist reads from ``pyproject.toml`` for one project.
+@dataclass(frozen=True, kw_only=True)
+class Config(HoistTable):
+    """Everything hoist reads from ``pyproject.toml`` for one project: the
+    settings of :class:`HoistTable`, as :func:`load` makes them ready to use.
 
     :ivar name: the Python distribution name (``[project] name``).
     :ivar package: the Debian source and binary package name (Debian Policy
         §5.6.1 / §5.6.7).
     :ivar scripts: the console scripts the project declares.
+    :ivar version_backend: the backend plugin that reads the version from tags, or None.
     :ivar install_root: where the virtualenv is installed on servers.
     :ivar lock: a requirements file with pinned, hashed dependencies, or None
         to take them from the wheel's metadata.
@@ -84,17 +86,8 @@ class Config:
     package: str
     scripts: tuple[str, ...]
     version_backend: str | None
-    branch: str = "master"
-    tag_prefix: str = "v"
-    install_root: str = ""
-    lock: str | None = None
-    distribution: str = ""
-    component: str = "main"
-    push_retries: int = 3
-    compression: str = "zstd"
     channels: tuple[str, ...] = ()
     health_check: tuple[str, ...] = ()
-    valid_days: int | None = None
     targets: Mapping[str, Any] = field(default_factory=dict)
     has_hoist_table: bool = False
 
