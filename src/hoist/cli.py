@@ -142,6 +142,9 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--channel", required=True, help="the channel the server follows, e.g. production")
     setup.add_argument("-o", "--output", type=Path, help="the .deb to write (default: dist/<name>_<version>_all.deb)")
     setup.add_argument("--url", help="the repository's URL as servers reach it (default: tool.hoist.apt.url)")
+    setup.add_argument("--unchecked", action="store_true",
+                       help="build it without reading the channel at the URL first (a file:// URL, a channel not "
+                            "published yet, a URL only the servers reach)")
     setup.add_argument("--every", type=int, default=30, metavar="MINUTES",
                        help="how often the timer upgrades (default: 30)")
     served = command("serve", "serve the local targets over HTTP, for a server to try a release",
@@ -369,7 +372,7 @@ def _run(args: argparse.Namespace, ui: UI) -> int:
     if args.command == "rollback":
         return show_move(ctx, Channels(ctx).rollback(args.channel, args.version))
     if args.command == "server-setup":
-        made = server_setup(ctx, args.channel, args.output, args.url, args.every)
+        made = server_setup(ctx, args.channel, args.output, args.url, args.every, args.unchecked)
         for note in made.notes:
             ui.line(f"note: {note}")
         ui.result(f"wrote {made.path}")

@@ -41,10 +41,10 @@ from pathlib import Path
 from .. import changelog
 from ..config import is_debian_package_name
 from ..context import Context
-from ..errors import ConfigError, PreflightError
+from ..errors import ConfigError, PreflightError, PublishError
 from ..preflight import check_tool
 from ..redaction import without_userinfo
-from ..targets.apt.publication import public_key_bytes, write_keyring
+from ..targets.apt.publication import public_key_bytes, read_publication, write_keyring
 from ..targets.apt.repository import AptRepository, apt_repository
 from ..targets.apt.source import KEYRING_DIR, keyring_name, render_source, sources_path
 
@@ -68,6 +68,37 @@ class SetupPackage:
     notes: tuple[str, ...] = ()
 
 
+def check_channel(ctx: Context, apt: AptRepository, url: str, channel: str) -> None:
+    """*url* serves *channel* as a server's apt reads it: over HTTP(S), an
+    ``InRelease`` that verifies with the project's key, listing a ``Packages``
+    index that holds the package.
+
+    :raises PreflightError: it does not; the message says what to do instead.
+    """
+    shown = without_userinfo(url)
+    if not url.startswith(("http://", "https://")):
+        raise PreflightError(f"the repository is at {shown}, which a server cannot read",
+                             "serve it over HTTP(S) (hoist serve, or a web server) and pass that URL with --url; "
+                             "--unchecked builds the package anyway")
+    try:
+        publication = read_publication(ctx.runner, url, channel, ctx.config.component,
+                                       ctx.runner.run(["dpkg", "--print-architecture"]).stdout.strip(), apt.public_key)
+    except PublishError as exc:
+        raise PreflightError(f"cannot read the {channel} channel at {shown}: {exc.message}",
+                             "check --url (the repository's published directory, with dists/ in it) and that its "
+                             "server runs; --unchecked builds the package anyway") from None
+    if publication.problem == "nothing is published":
+        raise PreflightError(f"{shown} publishes no {channel} channel (no dists/{channel}/InRelease)",
+                             f"check that --url is the published directory, not the repository's root; or release or "
+                             f"promote to {channel} first; --unchecked builds the package anyway")
+    if publication.problem:
+        raise PreflightError(f"the {channel} channel at {shown} is not what apt would accept: {publication.problem}",
+                             "check --url and tool.hoist.apt.public_key")
+    if not any(p["Package"] == ctx.config.package for p in publication.packages.values()):
+        raise PreflightError(f"the {channel} channel at {shown} publishes no {ctx.config.package}",
+                             f"release or promote to {channel} first; --unchecked builds the package anyway")
+
+
 def setup_package_name(package: str, channel: str) -> str:
     """``<package>-channel-<channel>``, lower case.
 
@@ -81,13 +112,19 @@ def setup_package_name(package: str, channel: str) -> str:
 
 
 def server_setup(ctx: Context, channel: str, output: Path | None = None, url: str | None = None,
-                 every_minutes: int = 30) -> SetupPackage:
-    """Build the setup package of *channel*.
+                 every_minutes: int = 30, unchecked: bool = False) -> SetupPackage:
+    """Build the setup package of *channel*, once the repository at *url*
+    serves the channel as a server's apt will read it.
 
     :param output: where to write the .deb (default ``dist/<name>_<version>_all.deb``).
     :param url: the repository's URL as servers reach it (default ``tool.hoist.apt.url``).
     :param every_minutes: how often the timer runs an upgrade.
-    :raises PreflightError: an unknown channel, or *every_minutes* below 1.
+    :param unchecked: build it without reading the channel (a ``file://``
+        URL, a channel not published yet, a URL only the servers reach).
+    :raises PreflightError: an unknown channel, *every_minutes* below 1, or
+        (unless *unchecked*) a URL that is not HTTP(S), that cannot be read,
+        or whose channel publishes nothing or is not signed by the key;
+        nothing is written.
     :raises ConfigError: no apt repository is configured.
     :raises CommandError: the package did not build.
     """
@@ -102,9 +139,11 @@ def server_setup(ctx: Context, channel: str, output: Path | None = None, url: st
         check_tool(tool, debian)
     url = url or apt.settings.url
     notes = []
-    if not url.startswith(("http://", "https://")):
-        notes.append(f"the repository is at {without_userinfo(url)}, which a server cannot read: serve it over "
-                     "HTTP(S) (or copy it there) and pass that URL with --url")
+    if unchecked:
+        notes.append(f"the {channel} channel at {without_userinfo(url)} was not read (--unchecked): a server's timer "
+                     "fails until it serves the channel, signed by the repository's key")
+    else:
+        check_channel(ctx, apt, url, channel)
     if not config.health_check:
         notes.append("tool.hoist.health_check is not set: servers will upgrade without a check, and never go back "
                      "to the previous version on their own")
@@ -199,7 +238,7 @@ def _write_source(ctx: Context, source: Path, name: str, version: str, channel: 
         Pin-Priority: 1001
         """))
     (source / "settings.json").write_text(json.dumps({
-        "package": package, "channel": channel, "sources": sources_path(package),
+        "package": package, "channel": channel, "sources": sources_path(package), "url": without_userinfo(url),
         "health_check": list(config.health_check), "health_timeout": HEALTH_TIMEOUT, "state": f"/var/lib/{name}",
     }, indent=2) + "\n")
     upgrade = source / "upgrade"
