@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from debian.deb822 import Deb822, Packages, Release
 from debian.debian_support import Version
+from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import git, repository_state, run_hoist
 from debroot import DebianRoot, debian_mirror, debian_root, host_codename, serve_directory
@@ -135,7 +136,8 @@ def test_promote_rollback_and_a_server_that_follows_production(example_project, 
     assert shown["production"]["sha256"] == deb2 and shown["production"]["recorded"]["action"] == "promote"
 
     setup_deb = tmp_path / "setup.deb"
-    with hoist_serve(project) as served, debian_root(CACHE, tmp_path / "debroot", mount_proc=True) as root:
+    with contextlib.ExitStack() as stack, hoist_serve(project) as served, \
+            debian_root(CACHE, tmp_path / "debroot", mount_proc=True) as root:
         url = served + "apt/"
         made = run_hoist(project, "server-setup", "--channel", "production", "--url", url, "-o", str(setup_deb))
         assert made.returncode == 0, made.output
@@ -145,9 +147,11 @@ def test_promote_rollback_and_a_server_that_follows_production(example_project, 
         assert (root.path / "etc/systemd/system/timers.target.wants" / f"{PACKAGE}-upgrade.timer").is_symlink()
 
         # The first run installs what production publishes, and it is healthy.
+        exporter = stack.enter_context(node_exporter(root.path / "var/lib/prometheus/node-exporter"))
         first = upgrade(root)
         assert first.returncode == 0, first.stdout + first.stderr
         assert installed(root) == v2 and f"nothing -> {v2}, health check passed" in first.stdout
+        assert reported(exporter) == {"result": "upgraded", "installed": v2, "channel": v2, "refused": None}
         assert root.run(["hoist-hello", "check"]).stdout.startswith(f"OK hoist-hello {v2}")
 
         # A release whose health check fails, promoted: the server goes back to v2, once.
@@ -158,9 +162,11 @@ def test_promote_rollback_and_a_server_that_follows_production(example_project, 
         assert re.search(rf"^{PACKAGE} {v3} failed its health check \(hoist-hello check exited with 1: "
                          rf"FAIL: /healthz returned 500\); {v2} is installed again$", bad.stderr, re.M), bad.stderr
         assert installed(root) == v2 and root.run(["hoist-hello", "check"]).returncode == 0
+        assert reported(exporter) == {"result": "rolled_back", "installed": v2, "channel": v3, "refused": v3}
         again = upgrade(root)
         assert again.returncode == 0 and f"{v3} failed on this server: not trying it again" in again.stdout
         assert installed(root) == v2
+        assert reported(exporter) == {"result": "current", "installed": v2, "channel": v3, "refused": v3}
 
         # Rolled back to v2 (the version before v3): the server stays.
         back = run_hoist(project, "rollback", "production")
@@ -187,6 +193,11 @@ def test_promote_rollback_and_a_server_that_follows_production(example_project, 
         assert signed_before.returncode == 0, signed_before.stdout + signed_before.stderr
         stale = root.run(["apt-get", "update", "--error-on=any"], check=False, env=APT)
         assert stale.returncode != 0 and "is expired" in stale.stdout + stale.stderr, stale.stdout + stale.stderr
+        failing = upgrade(root)
+        assert failing.returncode == 1 and re.search(rf"^{PACKAGE}: apt-get update cannot read the production channel "
+                                                     rf"at {re.escape(url)} \(.+\): check that this server reaches",
+                                                     failing.stderr, re.M), failing.stderr
+        assert reported(exporter)["result"] == "apt_failed"
         assert "expired on" in run_hoist(project, "status").output
         renewed = run_hoist(project, "resign")
         assert renewed.returncode == 0 and "production: valid until" in renewed.output, renewed.output
@@ -213,6 +224,48 @@ def test_promote_rollback_and_a_server_that_follows_production(example_project, 
                              refused.stderr, re.M), refused.stderr
             assert trixie.run(["dpkg-query", "-W", PACKAGE], check=False).returncode != 0
 
+
+
+@contextlib.contextmanager
+def node_exporter(directory: Path) -> Iterator[str]:
+    """Debian's prometheus-node-exporter on a free port of 127.0.0.1, its textfile collector
+    reading *directory* (where a server's upgrade service writes); its /metrics URL."""
+    port = free_port()
+    server = subprocess.Popen(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}",
+                               "--collector.disable-defaults", "--collector.textfile",
+                               f"--collector.textfile.directory={directory}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # the handshake: it answers
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5):
+                    break
+            except OSError:
+                assert server.poll() is None, "prometheus-node-exporter exited"
+                assert time.monotonic() < deadline, "prometheus-node-exporter did not answer"
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/metrics"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def reported(url: str) -> dict[str, str | None]:
+    """What node_exporter shows of the package's last upgrade run, read with Prometheus' own parser."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    seen: dict[str, str | None] = {"result": None, "installed": None, "channel": None, "refused": None}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("package") != PACKAGE:
+                continue
+            if sample.name == "hoist_upgrade_result" and sample.value == 1:
+                seen["result"] = sample.labels["result"]
+            for what in ("installed", "channel", "refused"):
+                if sample.name == f"hoist_upgrade_{what}_info":
+                    seen[what] = sample.labels["version"]
+    return seen
 
 
 @contextlib.contextmanager

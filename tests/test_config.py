@@ -331,7 +331,8 @@ def test_hoist_not_a_table(tmp_path: Path) -> None:
         pytest.param(
             '[tool.hoist]\nzzz = 1\n',
             "unknown key tool.hoist.zzz in {path}: known keys: apt, branch, channels, component, compression, distribution, "
-            "git, health_check, install_root, lock, package, push_retries, pypi, tag_prefix, valid_days",
+            "git, health_check, health_timeout, install_root, lock, metrics_directory, package, push_retries, pypi, "
+            "tag_prefix, valid_days",
             id="no-close-match-lists-keys",
         ),
         pytest.param(

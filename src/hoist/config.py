@@ -50,6 +50,8 @@ class HoistTable:
     compression: Literal["zstd", "xz", "gzip", "none"] = "zstd"
     channels: tuple[str, ...] | None = None
     health_check: str | None = None
+    health_timeout: int = 60
+    metrics_directory: str = "/var/lib/prometheus/node-exporter"
     valid_days: int | None = None
 
 
@@ -72,6 +74,10 @@ class Config(HoistTable):
         ``hoist promote`` moves it on; empty for one distribution.
     :ivar health_check: the command a server runs after each upgrade (as a
         list of arguments, see :func:`shlex.split`), or ``()``.
+    :ivar health_timeout: seconds the health check may take before it counts as failed.
+    :ivar metrics_directory: where a server's upgrade service writes its
+        textfile for node_exporter (Debian's prometheus-node-exporter reads
+        ``/var/lib/prometheus/node-exporter``).
     :ivar valid_days: how long a publication signed on this machine stays
         valid for apt (``Valid-Until``), in days, or None for the default
         (:data:`hoist.targets.apt.signing.DEFAULT_VALID_DAYS`); ``hoist
@@ -326,6 +332,12 @@ def load(root: Path, tables: Mapping[str, type]) -> Config:
         problems.extend([problem] if problem else [])
     if values.get("valid_days") is not None and not 1 <= values["valid_days"] <= MAX_VALID_DAYS:
         problems.append(f"tool.hoist.valid_days must be 1 to {MAX_VALID_DAYS} (days), not {values['valid_days']}")
+    if not 1 <= values.get("health_timeout", 60) <= 3600:
+        problems.append(f"tool.hoist.health_timeout must be 1 to 3600 (seconds), not {values['health_timeout']}")
+    directory = values.get("metrics_directory", "/var/lib/prometheus/node-exporter")
+    if not directory.startswith("/") or posixpath.normpath(directory) != directory.rstrip("/") or "\n" in directory:
+        problems.append(f"tool.hoist.metrics_directory must be an absolute, normalised directory, not {directory!r} "
+                        '(node_exporter\'s textfile directory, e.g. "/var/lib/prometheus/node-exporter")')
     if values.get("push_retries", 1) < 1:
         problems.append(f"tool.hoist.push_retries must be 1 or more, not {values['push_retries']}")
     if problems:

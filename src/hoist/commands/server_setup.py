@@ -48,9 +48,6 @@ from ..targets.apt.publication import public_key_bytes, read_publication, write_
 from ..targets.apt.repository import AptRepository, apt_repository
 from ..targets.apt.source import KEYRING_DIR, keyring_name, render_source, sources_path
 
-#: Seconds the health check may take before it counts as failed.
-HEALTH_TIMEOUT = 60
-
 
 @dataclass(frozen=True)
 class SetupPackage:
@@ -239,7 +236,8 @@ def _write_source(ctx: Context, source: Path, name: str, version: str, channel: 
         """))
     (source / "settings.json").write_text(json.dumps({
         "package": package, "channel": channel, "sources": sources_path(package), "url": without_userinfo(url),
-        "health_check": list(config.health_check), "health_timeout": HEALTH_TIMEOUT, "state": f"/var/lib/{name}",
+        "health_check": list(config.health_check), "health_timeout": config.health_timeout,
+        "metrics_directory": config.metrics_directory, "state": f"/var/lib/{name}",
     }, indent=2) + "\n")
     upgrade = source / "upgrade"
     upgrade.write_text(files("hoist.templates.server").joinpath("upgrade").read_text())
