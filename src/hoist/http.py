@@ -11,7 +11,9 @@ index on this machine is read by the same functions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import requests
@@ -31,7 +33,29 @@ BUSY = (502, 503, 504)
 BACKOFF_MAX = 2.0
 
 
-def policy(attempts: int, backoff: float = 0.1) -> Retry:
+class _Told(Retry):
+    """urllib3's ``Retry`` that says, at the first pause and every tenth, what it waits for and how long it may."""
+
+    tell: Callable[[str], None] | None = None
+
+    def new(self, **kw: Any) -> _Told:
+        made = super().new(**kw)
+        made.tell = self.tell
+        return made
+
+    def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
+                  error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> _Told:
+        after = super().increment(method, url, response, error, _pool, _stacktrace)
+        if self.tell is not None and (len(after.history) == 1 or len(after.history) % 10 == 0):  # not every pause
+            what = f"HTTP {response.status}" if response is not None else type(error).__name__ if error else "no answer"
+            where = f"{_pool.scheme}://{_pool.host}:{_pool.port}" if _pool is not None else "the server"
+            left = max(after.status or 0, after.connect or 0) * BACKOFF_MAX
+            self.tell(f"    {where} answered {what} to {method} {without_userinfo(url or '')}: asking again "
+                      f"(for {left:.0f} s more at most)")
+        return after
+
+
+def policy(attempts: int, backoff: float = 0.1, tell: Callable[[str], None] | None = None) -> Retry:
     """The retry policy (urllib3's ``Retry``): a connection refused or reset,
     and a busy answer (502, 503, 504), tried again, *attempts* tries in all,
     the pause doubling from *backoff* seconds up to :data:`BACKOFF_MAX`,
@@ -42,10 +66,14 @@ def policy(attempts: int, backoff: float = 0.1) -> Retry:
     :param attempts: 1 or more; how patient a caller is (an index read: a
         few seconds; a write through a gate that lets writers in one at a
         time: minutes).
+    :param tell: called with a line before each pause (what failed, how long
+        it may still wait), so that a long wait is never silent.
     """
-    return Retry(total=None, connect=min(attempts - 1, 3), read=min(attempts - 1, 2), status=attempts - 1, other=0,
+    made = _Told(total=None, connect=min(attempts - 1, 3), read=min(attempts - 1, 2), status=attempts - 1, other=0,
                  backoff_factor=backoff / 2, backoff_max=BACKOFF_MAX, status_forcelist=BUSY, allowed_methods=None,
                  raise_on_status=False, respect_retry_after_header=True)
+    made.tell = tell
+    return made
 
 
 #: Tries of a request for which a busy server is worth waiting about five minutes.

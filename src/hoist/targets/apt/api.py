@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -62,12 +62,14 @@ class AptlyApi:
     :param url: the API's base URL (``https://apt.example/api``).
     :param auth: (username, password) for the web server in front, or None.
     :param ca: a CA bundle to verify the server with, or None for the system's.
+    :param tell: called with a line each time a busy or unreachable server is asked again.
     """
 
-    def __init__(self, url: str, auth: tuple[str, str] | None = None, ca: str | None = None) -> None:
+    def __init__(self, url: str, auth: tuple[str, str] | None = None, ca: str | None = None,
+                 tell: Callable[[str], None] | None = None) -> None:
         self.url = without_userinfo(url).rstrip("/")
         # No proxy, no netrc: the credentials are the ones given.
-        self.session = http.session(auth, ca or True, trust_env=False, retry=http.policy(http.PATIENT))
+        self.session = http.session(auth, ca or True, trust_env=False, retry=http.policy(http.PATIENT, tell=tell))
 
     def call(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201), **kwargs: Any) -> requests.Response:
         """One request, with the retry policy of :mod:`hoist.http`; the answer,
@@ -116,11 +118,12 @@ class ApiTransport(Transport):
         self.prefix = settings.prefix
 
     @classmethod
-    def from_environment(cls, settings: AptSettings) -> ApiTransport:
-        """With the login and CA bundle of the environment (see :mod:`hoist.secrets`)."""
+    def from_environment(cls, settings: AptSettings, tell: Callable[[str], None] | None = None) -> ApiTransport:
+        """With the login and CA bundle of the environment (see :mod:`hoist.secrets`); *tell*
+        is called with a line each time a busy or unreachable server is asked again."""
         user, password = os.environ.get(APT_API_USERNAME_VAR), os.environ.get(APT_API_PASSWORD_VAR)
         return cls(settings, AptlyApi(settings.api_url, (user, password or "") if user else None,
-                                      os.environ.get(CA_VAR) or None))
+                                      os.environ.get(CA_VAR) or None, tell))
 
     def describe(self) -> str:
         return f"aptly's REST API at {self.api.url}"

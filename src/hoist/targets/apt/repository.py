@@ -127,7 +127,7 @@ class ChannelState:
 def make_transport(settings: AptSettings, env: Env) -> Transport:
     """The transport *settings* ask for: aptly's REST API (``api_url``) or an aptly root here."""
     if settings.api_url:
-        return ApiTransport.from_environment(settings)
+        return ApiTransport.from_environment(settings, env.ui.line)
     signer = Signer(env.runner, settings.gpg_key, settings.gnupghome, env.secrets.gpg_passphrase, settings.stop_agent)
     return CliTransport(settings, env.runner, signer)
 
