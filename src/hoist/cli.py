@@ -151,8 +151,9 @@ def _parser() -> argparse.ArgumentParser:
                      "Serve the local targets' apt repository, its key and the index's files over HTTP on "
                      "ADDRESS:PORT until interrupted, and print the commands a server uses. For a trial: "
                      "in production, a web server serves the configured targets.")
-    served.add_argument("--bind", default="127.0.0.1:8080", metavar="ADDRESS:PORT",
-                        help="where to listen (default 127.0.0.1:8080; 127.0.0.1:0 takes a free port)")
+    served.add_argument("--bind", default="127.0.0.1:8089", metavar="ADDRESS:PORT",
+                        help="where to listen (default 127.0.0.1:8089, clear of the example application's 8080; "
+                             "127.0.0.1:0 takes a free port)")
     command("resign", "sign the apt publications again, valid for another tool.hoist.valid_days",
             "Date each channel's Release file now, valid for tool.hoist.valid_days (Valid-Until), and sign "
             "it again. apt refuses a publication past its Valid-Until, so run this from a timer or a CI job "

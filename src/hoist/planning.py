@@ -49,7 +49,8 @@ def check_in_sync(git: Git, config: Config, remote: RemoteState, origin: GitRemo
         if not fetch:
             raise PreflightError(
                 f"{config.branch!r} on the remote {origin.remote!r} is at {theirs[:12]}, which this clone has not fetched",
-                f"git fetch {origin.remote}, then run again",
+                f"git pull --rebase {origin.remote} {config.branch}, test, then run again (as hoist release would say "
+                "once it has fetched)",
             )
         origin.fetch(f"refs/heads/{config.branch}")
     where = relation(git, head, theirs)
