@@ -29,7 +29,7 @@ from hoist.manifest import Artifact
 from hoist.runner import Runner
 from hoist.secrets import Secrets
 from hoist.targets import MISSING, PUBLISHED, Env, ReleaseRef, settings_tables
-from hoist.targets.apt import AptRepository, AptSettings
+from hoist.targets.apt import AptRepository, AptSettings, Held
 from hoist.targets.apt.api import ApiTransport, AptlyApi
 from hoist.targets.local import LocalTargets
 from test_apt_server import make_deb
@@ -209,3 +209,15 @@ def test_a_setting_the_transport_cannot_honour(repository: Repository, tmp_path:
         load(project, settings_tables())
     assert re.search(r"tool\.hoist\.valid_days: the aptly server signs this repository .* remove valid_days",
                      refused.value.message)
+
+
+def test_what_the_repository_lost_is_put_back(repository: Repository) -> None:
+    """A package that the publication holds and the repository lost (aptly issue 1125) is in the next publication."""
+    apt = repository.target()
+    first = repository.deb("1.0")
+    release(apt, first)
+    apt.transport.remove([r for r in apt.transport.packages() if r.version == "1.0"])
+    assert apt.in_repository("1.0") is None
+    release(apt, repository.deb("2.0"))
+    assert [h.version for h in apt.channel(STAGING).held] == ["2.0", "1.0"]
+    assert apt.in_repository("1.0") == Held("1.0", first.filename, first.sha256)

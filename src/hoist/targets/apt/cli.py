@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ...errors import ConfigError, PublishError
 from ...flock import file_lock
+from ...manifest import sha256_file
 from ...preflight import check_tool
 from ...runner import Result, Runner
 from .settings import AptSettings
@@ -199,8 +200,8 @@ class CliTransport(Transport):
         for ref in refs:
             shown = self._aptly("package", "show", "-with-files", nva(ref).strip('"'), check=False).stdout
             paths = [pool / line.split()[-1] for line in shown.splitlines() if line.strip().endswith(".deb")]
-            found = [p for p in paths if p.is_file()]
-            if found:
+            found = [p for p in paths if p.is_file() and (not ref.sha256 or sha256_file(p) == ref.sha256)]
+            if found:  # several builds of one name, version and architecture: the one of that sha256
                 self._aptly("repo", "add", self.repo, str(found[0]), mutates=True)
 
     def remove(self, refs: Sequence[PackageRef]) -> None:
