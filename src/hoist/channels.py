@@ -22,12 +22,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from debian.debian_support import Version
 
 from .context import Context
 from .errors import ConfigError, PreflightError, PublishError, PushRejectedError
 from .targets.apt.repository import AptRepository, ChannelState, Held, apt_repository
+from .targets.base import MISSING, WITHDRAWN, TargetState
 from .version import CalVer, versions_from_tags
 
 #: The ref that records the moves of one channel in the git remote.
@@ -86,10 +88,17 @@ class ChannelReport:
         current = self.state.current
         return current.version if current else None
 
+    first: bool = False
+
     @property
     def agrees(self) -> bool:
-        """The publication holds what the record says (or nothing is recorded)."""
-        return self.recorded is None or self.recorded.version == self.version
+        """The publication holds what the record says (or nothing is recorded);
+        in the first channel, which releases feed, a release newer than
+        everything the record names supersedes it."""
+        if self.recorded is None or self.recorded.version == self.version:
+            return True
+        known = [v for v in (self.recorded.version, self.recorded.previous) if v]
+        return self.first and self.version is not None and all(Version(self.version) > Version(v) for v in known)
 
     def record(self) -> dict:
         current = self.state.current
@@ -167,8 +176,22 @@ class Channels:
         reports = []
         for name in self.names:
             history = self.history(name)
-            reports.append(ChannelReport(name, self.apt.channel(name), history[0] if history else None))
+            reports.append(ChannelReport(name, self.apt.channel(name), history[0] if history else None,
+                                         first=name == self.names[0]))
         return reports
+
+    def withdrawn_by(self, channel: str, version: str) -> Move | None:
+        """The rollback of *channel* that withdrew *version* and still stands,
+        or None: a rollback to W withdraws every version above W up to what
+        the channel published then, until a promote of one of them."""
+        standing: Move | None = None
+        for move in reversed(self.history(channel)):  # oldest first
+            if move.action == "rollback" and move.previous and \
+                    Version(move.version) < Version(version) <= Version(move.previous):
+                standing = move
+            elif move.action == "promote" and standing is not None and Version(move.version) >= Version(version):
+                standing = None
+        return standing
 
     # -- moving -------------------------------------------------------------------------
 
@@ -209,7 +232,13 @@ class Channels:
         :raises PushRejectedError: another move of the channel was recorded at the same time.
         """
         self._check_name(channel)
-        return self._move(channel, self.version(version), "promote")
+        version = self.version(version)
+        withdrawn = self.withdrawn_by(channel, version)
+        if withdrawn is not None:
+            raise PreflightError(f"{version} was withdrawn from {channel} by {withdrawn.who}, {withdrawn.when} "
+                                 f"(rolled back to {withdrawn.version}): it is not published there again",
+                                 f"release a new version with the fix; hoist status shows what {channel} publishes")
+        return self._move(channel, version, "promote")
 
     def rollback(self, channel: str, version: str | None = None) -> Move:
         """Make *channel* publish an earlier release again: *version*, or the
@@ -316,3 +345,28 @@ class Channels:
         name, email = git.ident()
         return Move(move.channel, move.action, move.version, move.previous, move.sha256, commit,
                     f"{name} <{email}>", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def withdrawal(ctx: Context, version: str) -> Move | None:
+    """The standing rollback of the first channel (which releases feed) that
+    withdrew *version*, or None (no channels, or not withdrawn).
+
+    :raises PreflightError: the git remote cannot be read.
+    """
+    if not ctx.config.channels:
+        return None
+    return Channels(ctx).withdrawn_by(ctx.config.channels[0], version)
+
+
+def accounted(ctx: Context, version: str, states: list[tuple[Any, TargetState]]) -> tuple[TargetState, ...]:
+    """Each target's state of *version*, where the apt repository's
+    ``missing`` becomes ``withdrawn`` when the first channel's record rolled
+    the version back: the record is what the channel should publish."""
+    missing = [t for t, s in states if "deb" in t.kinds and s.state == MISSING]
+    move = withdrawal(ctx, version) if missing else None
+    if move is None:
+        return tuple(s for _, s in states)
+    return tuple(TargetState(s.target, WITHDRAWN, f"withdrawn from {move.channel} by {move.who}, {move.when} "
+                                                  f"(rolled back to {move.version})",
+                             {**s.facts, "withdrawn_by": move.commit}) if t in missing else s
+                 for t, s in states)

@@ -42,6 +42,7 @@ from .secrets import GPG_PASSPHRASE_VARS, PYPI_PASSWORD_VARS, PYPI_USERNAME_VARS
 from .session import open_project
 from .steps import Skip
 from .steps.confirm import Confirmed
+from .targets import WITHDRAWN
 from .targets.apt.repository import apt_repository
 from .targets.apt.source import keyring_name, setup_commands
 from .targets.local import LocalTargets
@@ -241,8 +242,10 @@ def show_status(ctx: Context, version: str | None, *, as_json: bool) -> int:
         return 0 if report.complete and agree else STATUS_INCOMPLETE
     ctx.ui.table(f"{ctx.config.name} {report.version}", ["target", "state", "detail"],
                  [[s.target, s.state, s.detail] for s in report.states])
-    ctx.ui.result(f"{report.version}: " + ("published on every target" if report.complete
-                                           else "incomplete: hoist release on its tag finishes it"))
+    withdrawn = [s for s in report.states if s.state == WITHDRAWN]
+    ctx.ui.result(f"{report.version}: " + ("incomplete: hoist release on its tag finishes it" if not report.complete
+                                           else f"published, and {withdrawn[0].detail}" if withdrawn
+                                           else "published on every target"))
     if channels:
         ctx.ui.table("channels", ["channel", "publishes", "sha256", "recorded"], [_channel_row(c) for c in channels])
     for channel in channels:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..channels import accounted
 from ..context import Context
 from ..errors import PreflightError
 from ..manifest import Manifest
-from ..targets import PUBLISHED, ReleaseRef, TargetState
+from ..targets import PUBLISHED, WITHDRAWN, ReleaseRef, TargetState
 from ..version import CalVer, versions_from_tags
 
 
@@ -27,7 +28,8 @@ class Status:
 
     @property
     def complete(self) -> bool:
-        return all(s.state == PUBLISHED for s in self.states)
+        """Every target holds it, or rightly does not (a channel's record withdrew it)."""
+        return all(s.state in (PUBLISHED, WITHDRAWN) for s in self.states)
 
     def record(self) -> dict:
         return {
@@ -64,4 +66,5 @@ def status(ctx: Context, version: str | None = None) -> Status:
     except (OSError, ValueError):
         pass
     ref = ReleaseRef(str(chosen), tag, commit, ctx.config.distribution, ctx.config.component)
-    return Status(str(chosen), tag, commit, tuple(t.state(ref, artifacts) for t in ctx.targets.all))
+    return Status(str(chosen), tag, commit, accounted(ctx, str(chosen), [(t, t.state(ref, artifacts))
+                                                                        for t in ctx.targets.all]))

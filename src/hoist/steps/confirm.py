@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..channels import accounted
 from ..context import Context, ReleasePlan
 from ..errors import PublishError
 from ..manifest import Manifest
 from ..products import Installed, Products
-from ..targets import PUBLISHED, TargetState
+from ..targets import PUBLISHED, WITHDRAWN, TargetState
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ class Confirm:
     def run(self, ctx: Context, release: ReleasePlan, plan: ConfirmPlan, made: Products) -> Products:
         commit = ctx.git.head()
         artifacts = made.artifacts
-        states = tuple(t.state(release.ref(commit), artifacts) for t in ctx.targets.all)
+        states = accounted(ctx, str(release.version), [(t, t.state(release.ref(commit), artifacts))
+                                                      for t in ctx.targets.all])
         try:
             installed = made.get(Installed).records()
         except LookupError:
@@ -56,7 +58,7 @@ class Confirm:
             installed=installed,
         )
         manifest.write(ctx.dist / "release.json", ctx.root)
-        bad = [s for s in states if s.state != PUBLISHED]
+        bad = [s for s in states if s.state not in (PUBLISHED, WITHDRAWN)]
         if bad:
             raise PublishError(
                 "targets do not hold the release: " + ", ".join(f"{s.target} {s.state} ({s.detail})" for s in bad),

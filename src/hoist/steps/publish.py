@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..channels import withdrawal
 from ..context import Context, ReleasePlan
 from ..products import Products
 from ..targets import Target
+from . import Skip
 
 
 class Publish:
@@ -25,6 +27,11 @@ class Publish:
         self.name = getattr(target, "title", "") or f"publish to {target.name}"
 
     def plan(self, ctx: Context, release: ReleasePlan) -> Any:
+        if "deb" in self.target.kinds:
+            move = withdrawal(ctx, str(release.version))
+            if move is not None:  # the channel's record is the truth: nothing republishes what it withdrew
+                return Skip(f"{release.version} was withdrawn from {move.channel} by {move.who}, {move.when} "
+                            f"(rolled back to {move.version}): not published there again")
         return self.target.plan(release.ref(None))
 
     def run(self, ctx: Context, release: ReleasePlan, plan: Any, made: Products) -> Products:

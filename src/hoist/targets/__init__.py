@@ -14,6 +14,7 @@ from .base import (
     CONFLICT,
     MISSING,
     PUBLISHED,
+    WITHDRAWN,
     Env,
     Kind,
     ReleaseRef,
@@ -28,7 +29,7 @@ from .local import local_targets
 from .pypi import PyPIIndex, PyPISettings
 
 __all__ = [
-    "CONFLICT", "MISSING", "PUBLISHED", "Env", "Kind", "ReleaseRef", "Target", "TargetState", "Targets",
+    "CONFLICT", "MISSING", "PUBLISHED", "WITHDRAWN", "Env", "Kind", "ReleaseRef", "Target", "TargetState", "Targets",
     "kinds", "register", "resolve",
 ]
 

@@ -43,8 +43,10 @@ if TYPE_CHECKING:
     from ..secrets import Secrets
     from ..ui import UI
 
-#: The states a target can be in for one release.
-PUBLISHED, MISSING, CONFLICT = "published", "missing", "conflict"
+#: The states a target can be in for one release; ``withdrawn``: a channel's
+#: record rolled it back, so the apt repository rightly does not publish it
+#: there (see :mod:`hoist.channels`).
+PUBLISHED, MISSING, CONFLICT, WITHDRAWN = "published", "missing", "conflict", "withdrawn"
 
 #: The entry point group of target kinds from other distributions.
 ENTRY_POINT_GROUP = "hoist.targets"
