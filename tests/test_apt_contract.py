@@ -193,6 +193,9 @@ def test_expiry(repository: Repository) -> None:
     assert list(renewed) == [STAGING]  # production is not published
     assert abs(_valid_until(repository, STAGING) - (now + timedelta(days=30))) < timedelta(minutes=5)
     assert apt.channel(STAGING).current is not None  # re-signed: apt still reads it
+    apt.put("oldsuite", "1.0")  # a suite no channel names: servers may still follow it
+    assert sorted(repository.target(valid_days=30).resign()) == ["oldsuite", STAGING]  # every suite published
+    assert apt.channel("oldsuite").current is not None
 
 
 def test_a_setting_the_transport_cannot_honour(repository: Repository, tmp_path: Path) -> None:

@@ -294,12 +294,14 @@ def show_serve(ctx: Context, bind: str) -> int:
 
 
 def show_resign(ctx: Context) -> int:
-    """Sign every channel (or the distribution) again; print each one's new Valid-Until."""
+    """Sign every suite the repository publishes again (each channel, or the
+    distribution, and any suite no channel names any more); print each one's new Valid-Until."""
     apt = apt_repository(ctx.targets.all, "hoist resign")
     names = ctx.config.channels or (ctx.config.distribution,)
-    renewed = apt.resign(names)
-    for name in names:
-        ctx.ui.result(f"{name}: valid until {renewed[name]}" if name in renewed else f"{name}: not published")
+    renewed = apt.resign()
+    for name in [*names, *(n for n in sorted(renewed) if n not in names)]:
+        unnamed = "" if name in names else " (no channel names it any more: its servers still follow it)"
+        ctx.ui.result(f"{name}: valid until {renewed[name]}{unnamed}" if name in renewed else f"{name}: not published")
     return 0
 
 

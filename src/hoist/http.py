@@ -11,6 +11,7 @@ index on this machine is read by the same functions.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,36 @@ def fetch(url: str, *, what: str = "the file") -> bytes | None:
     if not response.ok:
         raise PublishError(f"cannot read {shown}: {status_line(response)}", f"check {what}")
     return response.content
+
+
+def sha256(url: str, *, what: str = "the file") -> str | None:
+    """The sha256 (hex) of the file at *url* (``http(s)://``, ``file://`` or a
+    path), read in blocks, or None when there is none (404, or no such file).
+
+    :raises PublishError: as :func:`fetch`.
+    """
+    digest = hashlib.sha256()
+    path = local_path(url)
+    if path is not None:
+        try:
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        return digest.hexdigest()
+    shown = without_userinfo(url)
+    try:
+        with _reader().get(url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), stream=True) as response:
+            if response.status_code == 404:
+                return None
+            if not response.ok:
+                raise PublishError(f"cannot read {shown}: {status_line(response)}", f"check {what}")
+            for block in response.iter_content(1 << 20):
+                digest.update(block)
+    except requests.RequestException as exc:
+        raise PublishError(f"cannot read {shown}: {type(exc).__name__}", f"check {what} and that its server runs") from None
+    return digest.hexdigest()
 
 
 def status_line(response: requests.Response) -> str:

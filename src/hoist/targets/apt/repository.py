@@ -20,7 +20,6 @@ loses packages when publishes race (aptly issue 1125).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import random
 import shutil
 import tempfile
@@ -31,9 +30,10 @@ from pathlib import Path
 
 from debian.debian_support import Version
 
+from ... import http
 from ...errors import ConfigError, ConflictError, PreflightError, PublishError
-from ...http import fetch, local_path
-from ...manifest import CHECKSUMS, Artifact, sha256_file
+from ...http import fetch
+from ...manifest import CHECKSUMS, Artifact
 from ...redaction import without_userinfo
 from ..base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, TargetState
 from .api import ApiTransport, TransientError
@@ -62,11 +62,7 @@ def deb_architecture(filename: str) -> str:
 
 def url_sha256(url: str) -> str | None:
     """The sha256 of the file at *url* (``file://``, ``http(s)://``, or a path), or None when it is not there."""
-    path = local_path(url)
-    if path is not None:
-        return sha256_file(path) if path.is_file() else None
-    data = fetch(url, what="tool.hoist.apt.url")
-    return None if data is None else hashlib.sha256(data).hexdigest()
+    return http.sha256(url, what="tool.hoist.apt.url")
 
 
 def conflict_message(filename: str, theirs: str, ours: str) -> str:
@@ -581,9 +577,14 @@ class AptRepository(Target):
             snapshot = self.transport.snapshot_of(f"{self.transport.repo}-{channel}-{version}", [*others, held])
             self._switch(channel, component, snapshot, self._published(channel) is None)
 
-    def resign(self, distributions: Sequence[str]) -> dict[str, str]:
-        """Sign each published distribution of *distributions* again, valid
-        for ``tool.hoist.valid_days`` from now (``Valid-Until``).
+    def suites(self) -> list[str]:
+        """Every distribution (suite) published at the repository's prefix, by name."""
+        return sorted({p.distribution for p in self.transport.publications() if p.prefix == self.transport.prefix})
+
+    def resign(self, distributions: Sequence[str] | None = None) -> dict[str, str]:
+        """Sign each published distribution of *distributions* (default: every
+        one published at the prefix, those no channel names any more too)
+        again, valid for ``tool.hoist.valid_days`` from now (``Valid-Until``).
 
         :returns: the new ``Valid-Until`` of each distribution re-signed.
         :raises PreflightError: the server signs this repository.
@@ -594,8 +595,8 @@ class AptRepository(Target):
                                  "publications of aptly's REST API do not expire; nothing to renew")
         renewed = {}
         with self.transport.lock(self._on_wait), signer.session():
-            published = {p.distribution for p in self.transport.publications() if p.prefix == self.transport.prefix}
-            for distribution in distributions:
+            published = set(self.suites())
+            for distribution in published if distributions is None else distributions:
                 if distribution in published:
                     until = signer.resign(self.transport.publish_dir() / "dists" / distribution, self.valid_days)
                     renewed[distribution] = release_date(until)
