@@ -431,6 +431,31 @@ def test_the_package_installs_beside_debians_own(tmp_path: Path, hoist_home: Pat
     ({"pdm": {"version": {"tag_regex": "^(?:[\\w-]+-)?(?P<version>[vV]?\\d+)$"}}}, None),  # not a literal prefix
     ({"setuptools_scm": {"tag_regex": "^(?P<version>.*)$"}}, None),
     ({}, None),
+    # The backend's git describe --match names the family, before any tag pattern.
+    ({"setuptools_scm": {"git_describe_command": "git describe --dirty --tags --long --match 'tally-v*'",
+                         "tag_regex": "^(?:[\\w-]+-)?v(?P<version>.+)$"}}, "tally-v"),
+    ({"setuptools_scm": {"git_describe_command": ["git", "describe", "--tags", "--match=core-v[0-9]*"]}}, "core-v"),
+    ({"hatch": {"version": {"raw-options": {"git_describe_command": "git describe --tags --match app-*"}}}}, "app-"),
+    ({"setuptools_scm": {"git_describe_command": "git describe --tags --match '*'"}}, None),
 ])
 def test_the_tag_prefix_comes_from_the_backends_tag_pattern(settings: dict, prefix: str | None) -> None:
     assert tag_prefix_of_settings({"tool": settings}) == prefix
+
+
+def test_init_takes_the_family_the_backend_describes(example_project) -> None:
+    """A repository of two projects: the newest tag is the other's, the backend's
+    ``git describe --match`` names this one's family, and init takes that."""
+    project = example_project(init=False)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(
+        "[tool.setuptools_scm]\n", "[tool.setuptools_scm]\ngit_describe_command = \"git describe --dirty --tags "
+                                   "--long --match 'hello-v*'\"\n", 1))
+    git(project, "commit", "--quiet", "-am", "Describe this project's tags only")
+    git(project, "tag", "-a", "hello-v1.18.0", "-m", "hello 1.18.0")
+    git(project, "commit", "--quiet", "--allow-empty", "-m", "The other project's release")
+    for other in ("other-v1.31.0", "other-v1.32.0"):
+        git(project, "tag", "-a", other, "-m", other)
+    initialised = run_hoist(project, "init")
+    assert initialised.returncode == 0, initialised.output
+    assert 'tag_prefix = "hello-v", as the project\'s version backend reads tags' in initialised.output
+    assert 'tag_prefix = "hello-v"' in pyproject.read_text()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import stat
 import textwrap
 from dataclasses import dataclass, field
@@ -100,11 +101,35 @@ TAG_REGEX_SETTINGS = (("setuptools_scm", "tag_regex"), ("hatch.version", "tag-pa
 _LITERAL_PREFIX = re.compile(r"^\^?(?P<prefix>(?:[\w\-]|\\[.\-])*)\(\?P<version>")
 
 
+#: The settings in which a backend takes the ``git describe`` command that finds its tags
+#: (setuptools-scm ``git_describe_command``, and hatch-vcs's ``raw-options`` of it).
+DESCRIBE_SETTINGS = (("setuptools_scm", "git_describe_command"), ("hatch.version.raw-options", "git_describe_command"))
+
+
+def _describe_match(command: object) -> str | None:
+    """The literal start of the ``--match`` pattern of a ``git describe`` command (a string or a list), or None."""
+    try:
+        words = shlex.split(command) if isinstance(command, str) else [str(w) for w in command or []]
+    except (ValueError, TypeError):
+        return None
+    for i, word in enumerate(words):
+        pattern = word.partition("=")[2] if word.startswith("--match=") else \
+            words[i + 1] if word == "--match" and i + 1 < len(words) else None
+        if pattern is not None:
+            return re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+    return None
+
+
 def tag_prefix_of_settings(pyproject: dict) -> str | None:
-    """The tag prefix that the version backend's own tag pattern asks for
-    (``^mytool-v(?P<version>.+)$`` asks for ``mytool-v``), or None where the
-    project sets none or one that is not a literal prefix before the version
-    (see :data:`TAG_REGEX_SETTINGS`)."""
+    """The tag prefix that the version backend's own settings ask for: its
+    ``git describe --match`` (``"mytool-v*"`` asks for ``mytool-v``), else its
+    tag pattern (``^mytool-v(?P<version>.+)$``); None where the project sets
+    none, or one that is not a literal prefix before the version (see
+    :data:`DESCRIBE_SETTINGS`, :data:`TAG_REGEX_SETTINGS`)."""
+    for table, key in DESCRIBE_SETTINGS:
+        prefix = _describe_match(tool_setting(pyproject, table, key))
+        if prefix and not tag_prefix_problem(prefix):
+            return prefix
     for table, key in TAG_REGEX_SETTINGS:
         pattern = tool_setting(pyproject, table, key)
         match = _LITERAL_PREFIX.match(pattern) if isinstance(pattern, str) else None
@@ -290,15 +315,15 @@ def init(path: Path, force: bool = False, package: str | None = None) -> list[st
         text = pyproject.read_text(encoding="utf-8")
         lock = DEFAULT_LOCK if (root / DEFAULT_LOCK).is_file() else None
         tags = Git.open(Runner(), root).out("tag", "--list", "--sort=-creatordate").splitlines()
-        prefix = tag_prefix_of(tags)
-        if prefix is None:
-            prefix = tag_prefix_of_settings(read_pyproject(root))
+        # The backend's own settings first: in a repository of several projects, the newest tags may be another's.
+        from_settings = tag_prefix_of_settings(read_pyproject(root))
+        prefix = from_settings if from_settings is not None else tag_prefix_of(tags)
         own_name = adoption.package != debian_package_name(read_pyproject(root)["project"]["name"])
         pyproject.write_text(text.rstrip("\n") + "\n" + _hoist_table(branch_of(root), lock, prefix or "v")
                              + (f'package = "{adoption.package}"\n' if own_name else ""), encoding="utf-8")
         lines.append("added [tool.hoist] to pyproject.toml"
                      + (f' (tag_prefix = "{prefix}", as the project\'s '
-                        f'{"tags have it" if tag_prefix_of(tags) is not None else "version backend reads tags"})'
+                        f'{"version backend reads tags" if from_settings is not None else "tags have it"})'
                         if prefix is not None else ""))
     ignored = ignore_by_products(root)
     if ignored:
