@@ -11,8 +11,9 @@ index on this machine is read by the same functions.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -119,6 +120,39 @@ def local_path(url: str) -> Path | None:
     return Path(unquote(parts.path)) if parts.scheme == "file" else None
 
 
+@contextlib.contextmanager
+def _blocks(url: str, what: str) -> Iterator[Iterator[bytes] | None]:
+    """The file at *url* (``http(s)://``, ``file://`` or a path) as 1 MiB
+    blocks, or None when there is none (404, or no such file): the one
+    reader under :func:`fetch` and :func:`sha256`.
+
+    :raises PublishError: as :func:`fetch`.
+    """
+    path = local_path(url)
+    if path is not None:
+        try:
+            handle = path.open("rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            yield None
+            return
+        except OSError as exc:
+            raise PublishError(f"cannot read {path}: {exc.strerror}", f"check {what}") from None
+        with handle:
+            yield iter(lambda: handle.read(1 << 20), b"")
+        return
+    shown = without_userinfo(url)
+    try:
+        with _reader().get(url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), stream=True) as response:
+            if response.status_code == 404:
+                yield None
+                return
+            if not response.ok:
+                raise PublishError(f"cannot read {shown}: {status_line(response)}", f"check {what}")
+            yield response.iter_content(1 << 20)
+    except requests.RequestException as exc:
+        raise PublishError(f"cannot read {shown}: {type(exc).__name__}", f"check {what} and that its server runs") from None
+
+
 def fetch(url: str, *, what: str = "the file") -> bytes | None:
     """The bytes at *url* (``http(s)://``, ``file://`` or a path), or None
     when there is none (404, or no such file).
@@ -127,24 +161,8 @@ def fetch(url: str, *, what: str = "the file") -> bytes | None:
     :raises PublishError: the server cannot be reached, or answers with an
         error other than 404 (the message quotes its status line, not its page).
     """
-    path = local_path(url)
-    if path is not None:
-        try:
-            return path.read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return None
-        except OSError as exc:
-            raise PublishError(f"cannot read {path}: {exc.strerror}", f"check {what}") from None
-    shown = without_userinfo(url)
-    try:
-        response = _reader().get(url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
-    except requests.RequestException as exc:
-        raise PublishError(f"cannot read {shown}: {type(exc).__name__}", f"check {what} and that its server runs") from None
-    if response.status_code == 404:
-        return None
-    if not response.ok:
-        raise PublishError(f"cannot read {shown}: {status_line(response)}", f"check {what}")
-    return response.content
+    with _blocks(url, what) as blocks:
+        return None if blocks is None else b"".join(blocks)
 
 
 def sha256(url: str, *, what: str = "the file") -> str | None:
@@ -153,28 +171,13 @@ def sha256(url: str, *, what: str = "the file") -> str | None:
 
     :raises PublishError: as :func:`fetch`.
     """
-    digest = hashlib.sha256()
-    path = local_path(url)
-    if path is not None:
-        try:
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+    with _blocks(url, what) as blocks:
+        if blocks is None:
             return None
+        digest = hashlib.sha256()
+        for block in blocks:
+            digest.update(block)
         return digest.hexdigest()
-    shown = without_userinfo(url)
-    try:
-        with _reader().get(url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), stream=True) as response:
-            if response.status_code == 404:
-                return None
-            if not response.ok:
-                raise PublishError(f"cannot read {shown}: {status_line(response)}", f"check {what}")
-            for block in response.iter_content(1 << 20):
-                digest.update(block)
-    except requests.RequestException as exc:
-        raise PublishError(f"cannot read {shown}: {type(exc).__name__}", f"check {what} and that its server runs") from None
-    return digest.hexdigest()
 
 
 def status_line(response: requests.Response) -> str:
