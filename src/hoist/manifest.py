@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,22 @@ KINDS = ("sdist", "wheel", "deb", "sbom", "source", "checksums", "signature")
 
 #: The name of a release's checksum list, in ``sha256sum`` format (GNU coreutils).
 CHECKSUMS = "SHA256SUMS"
+
+
+def checksums_text(artifacts: Iterable[Artifact]) -> str:
+    """*artifacts* as ``sha256sum`` writes them (GNU coreutils: the hex digest,
+    two spaces, the file name), sorted by file name."""
+    return "".join(f"{a.sha256}  {a.filename}\n" for a in sorted(artifacts, key=lambda a: a.filename))
+
+
+def read_checksums(text: str) -> dict[str, str]:
+    """A list in ``sha256sum`` format as ``{file name: sha256}``."""
+    listed = {}
+    for line in text.splitlines():
+        digest, _, name = line.partition("  ")
+        if name:
+            listed[name] = digest
+    return listed
 
 
 def sha256_file(path: Path) -> str:

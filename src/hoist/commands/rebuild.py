@@ -21,7 +21,7 @@ from ..config import load
 from ..context import Context, ReleasePlan
 from ..errors import BuildError, PreflightError
 from ..git import Git
-from ..manifest import CHECKSUMS, Artifact, Manifest, sha256_file
+from ..manifest import CHECKSUMS, Artifact, Manifest, read_checksums, sha256_file
 from ..products import Export, Products, Wheelhouse
 from ..reproducible import extract
 from ..runner import Runner
@@ -141,10 +141,7 @@ def signed_checksums(runner: Runner, source_release: Path, keyring: Path | None)
         raise PreflightError(f"{CHECKSUMS}.asc beside {source_release.name} does not verify with {keyring}",
                              "give the keyring of the repository the release was published to; do not build from "
                              "files whose list is not signed by it")
-    listed = {}
-    for line in sums.read_text(encoding="utf-8", errors="replace").splitlines():
-        digest, _, name = line.partition("  ")
-        listed[name] = digest
+    listed = read_checksums(sums.read_text(encoding="utf-8", errors="replace"))
     ours = sha256_file(source_release)
     if listed.get(source_release.name) != ours:
         raise BuildError(f"{source_release.name} has sha256 {ours}, but the signed {CHECKSUMS} lists "

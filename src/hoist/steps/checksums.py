@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..context import Context, ReleasePlan
-from ..manifest import CHECKSUMS, KINDS, Artifact
+from ..manifest import CHECKSUMS, KINDS, Artifact, checksums_text
 from ..products import Products
 
 #: The artifact kinds it lists: every kind but itself and its signature.
@@ -53,9 +53,8 @@ class Checksums:
         return ChecksumsPlan(CHECKSUMS, LISTED, signer.key_name if signer is not None else None)
 
     def run(self, ctx: Context, release: ReleasePlan, plan: ChecksumsPlan, made: Products) -> Products:
-        listed = sorted((a for a in made.artifacts if a.kind in plan.kinds), key=lambda a: a.filename)
         path = ctx.dist / plan.file
-        path.write_text("".join(f"{a.sha256}  {a.filename}\n" for a in listed), encoding="utf-8")
+        path.write_text(checksums_text(a for a in made.artifacts if a.kind in plan.kinds), encoding="utf-8")
         signature = path.with_name(path.name + ".asc")
         signature.unlink(missing_ok=True)  # never one of another content
         made = made.add(Artifact.of("checksums", path))

@@ -33,7 +33,7 @@ from debian.debian_support import Version
 from ... import http
 from ...errors import ConfigError, ConflictError, PreflightError, PublishError
 from ...http import fetch
-from ...manifest import CHECKSUMS, Artifact
+from ...manifest import CHECKSUMS, Artifact, read_checksums
 from ...redaction import without_userinfo
 from ..base import CONFLICT, MISSING, PUBLISHED, Env, ReleaseRef, Target, TargetState
 from .api import ApiTransport, TransientError
@@ -58,11 +58,6 @@ BESIDE = ("checksums", "signature", "sbom", "source")
 def deb_architecture(filename: str) -> str:
     """The architecture part of a ``name_version_arch.deb`` file name (Debian Policy §5.6.1 ff.)."""
     return filename.rsplit("_", 1)[1].removesuffix(".deb")
-
-
-def url_sha256(url: str) -> str | None:
-    """The sha256 of the file at *url* (``file://``, ``http(s)://``, or a path), or None when it is not there."""
-    return http.sha256(url, what="tool.hoist.apt.url")
 
 
 def conflict_message(filename: str, theirs: str, ours: str) -> str:
@@ -253,7 +248,7 @@ class AptRepository(Target):
         if not publication.signed:
             return TargetState(self.name, MISSING, f"apt would refuse it: {publication.problem}", facts)
         if deb is not None:
-            pool = url_sha256(f"{self.settings.url.rstrip('/')}/{entry['Filename']}")
+            pool = http.sha256(f"{self.settings.url.rstrip('/')}/{entry['Filename']}", what="tool.hoist.apt.url")
             if pool is None:
                 return TargetState(self.name, MISSING, f"the index lists {entry['Filename']}, which the pool does not "
                                    "hold (yet)", facts)
@@ -269,6 +264,21 @@ class AptRepository(Target):
         url = self.settings.url if "://" in self.settings.url else Path(self.settings.url).resolve().as_uri()
         return f"{url.rstrip('/')}/hoist/{self.package}/{version}"
 
+    def _checksums_beside(self, version: str) -> tuple[str, dict[str, str] | None, bool | None]:
+        """The ``SHA256SUMS`` the release of *version* put beside the repository:
+        where they are, ``{file name: sha256}`` (None: not there), and whether its
+        signature verifies with the repository's public key (None: unsigned).
+
+        :raises PublishError: the repository answered with an error other than 404.
+        """
+        base = self._beside_url(version)
+        sums = fetch(f"{base}/{CHECKSUMS}", what="tool.hoist.apt.url")
+        if sums is None:
+            return base, None, None
+        signature = fetch(f"{base}/{CHECKSUMS}.asc", what="tool.hoist.apt.url")
+        signed = None if signature is None else verify_detached(self.env.runner, sums, signature, self.public_key)
+        return base, read_checksums(sums.decode("utf-8", "replace")), signed
+
     def recorded_sha256(self, version: str, filename: str) -> str | None:
         """The sha256 that the release of *version* recorded for *filename* in
         the ``SHA256SUMS`` beside the repository, its signature verified with
@@ -278,44 +288,37 @@ class AptRepository(Target):
         :raises PreflightError: the list is there but its signature is missing
             or does not verify, or it does not list *filename*.
         """
-        base = self._beside_url(version)
-        sums = fetch(f"{base}/{CHECKSUMS}", what="tool.hoist.apt.url")
-        if sums is None:
+        base, listed, signed = self._checksums_beside(version)
+        if listed is None:
             return None
-        signature = fetch(f"{base}/{CHECKSUMS}.asc", what="tool.hoist.apt.url")
-        if signature is None or not verify_detached(self.env.runner, sums, signature, self.public_key):
+        if not signed:
             raise PreflightError(f"the {CHECKSUMS} of {version} beside the repository is not signed by its key",
                                  f"check {base}/{CHECKSUMS}.asc against tool.hoist.apt.public_key")
-        for line in sums.decode("utf-8", "replace").splitlines():
-            digest, _, name = line.partition("  ")
-            if name == filename:
-                return digest
-        raise PreflightError(f"the {CHECKSUMS} of {version} beside the repository does not list {filename}",
-                             "promote a version that hoist released (hoist status lists them)")
+        if filename not in listed:
+            raise PreflightError(f"the {CHECKSUMS} of {version} beside the repository does not list {filename}",
+                                 "promote a version that hoist released (hoist status lists them)")
+        return listed[filename]
 
     def _beside(self, version: str) -> list[str]:
         """What the repository holds beside *version* (``SHA256SUMS``, its
         signature, the SBOM and the source release), checked: the signature
         with the repository's public key, each file against ``SHA256SUMS``."""
-        base = self._beside_url(version)
         try:
-            sums = fetch(f"{base}/{CHECKSUMS}", what="tool.hoist.apt.url")
-            signature = fetch(f"{base}/{CHECKSUMS}.asc", what="tool.hoist.apt.url") if sums is not None else None
+            base, listed, signed = self._checksums_beside(version)
         except PublishError as exc:  # a server that answers 403 for what it does not have
             return [f"nothing read beside it ({exc.message})"]
-        if sums is None:
+        if listed is None:
             return []
-        if signature is None:
+        if signed is None:
             found = [f"{CHECKSUMS} beside it, unsigned"]
-        elif verify_detached(self.env.runner, sums, signature, self.public_key):
+        elif signed:
             found = [f"{CHECKSUMS} beside it, its signature good"]
         else:
             found = [f"{CHECKSUMS}.asc beside it does NOT verify with {without_userinfo(self.settings.public_key)}"]
-        for line in sums.decode("utf-8", "replace").splitlines():
-            digest, _, name = line.partition("  ")
+        for name, digest in listed.items():
             if name.endswith((".cdx.json", "-source-release.tar.gz")):
                 try:
-                    held = url_sha256(f"{base}/{name}")
+                    held = http.sha256(f"{base}/{name}", what="tool.hoist.apt.url")
                 except PublishError:
                     held = None
                 if held is None:
