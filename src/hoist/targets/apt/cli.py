@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -109,7 +110,9 @@ class CliTransport(Transport):
             return False
         return False
 
+    @functools.cached_property
     def _config(self) -> dict:
+        """aptly's configuration file, read once."""
         try:
             return json.loads(Path(self.settings.aptly_config).expanduser().read_text())
         except (OSError, ValueError) as exc:
@@ -121,7 +124,7 @@ class CliTransport(Transport):
 
         :raises ConfigError: the aptly configuration file is missing or not JSON.
         """
-        return Path(self._config().get("rootDir") or "~/.aptly").expanduser()
+        return Path(self._config.get("rootDir") or "~/.aptly").expanduser()
 
     def publish_dir(self) -> Path:
         """A ``filesystem:<name>:<prefix>`` endpoint's ``rootDir`` (aptly docs,
@@ -132,7 +135,7 @@ class CliTransport(Transport):
         parts = self.prefix.split(":")
         if len(parts) == 1:
             return self.root_dir() / "public" / parts[0]
-        endpoint = (self._config().get("FileSystemPublishEndpoints") or {}).get(parts[1]) if parts[0] == "filesystem" else None
+        endpoint = (self._config.get("FileSystemPublishEndpoints") or {}).get(parts[1]) if parts[0] == "filesystem" else None
         if endpoint is None or len(parts) != 3:
             raise ConfigError(f"tool.hoist.apt.endpoint {self.prefix!r} is not a file system endpoint "
                               f"of {self.settings.aptly_config}",
@@ -181,9 +184,7 @@ class CliTransport(Transport):
         return refs
 
     def packages(self, query: str = "") -> list[PackageRef]:
-        if self.repo not in self._aptly("repo", "list", "-raw").stdout.split():
-            return []
-        return self._search("repo", self.repo, query)
+        return self._search("repo", self.repo, query)  # a repository not made yet reads as empty
 
     def snapshot_packages(self, snapshot: str, query: str = "") -> list[PackageRef]:
         return self._search("snapshot", snapshot, query)

@@ -195,15 +195,14 @@ class AptRepository(Target):
         return next((p for p in self.transport.publications()
                      if p.prefix == self.transport.prefix and p.distribution == distribution), None)
 
-    def _publication_refs(self, distribution: str, component: str, query: str = "") -> list[PackageRef]:
-        """The packages *distribution* publishes in *component*, as aptly holds them."""
-        published = self._published(distribution)
+    def _publication_refs(self, published: Published | None, component: str) -> list[PackageRef]:
+        """The packages *published* (a publication, or None) holds in *component*, as aptly holds them."""
         source = (published.sources.get(component) if published else None) or ""
         if not source:
             return []
         if published.of_snapshots:
-            return self.transport.snapshot_packages(source, query)
-        return self.transport.packages(query) if source == self.transport.repo else []
+            return self.transport.snapshot_packages(source)
+        return self.transport.packages() if source == self.transport.repo else []
 
     def state(self, release: ReleaseRef, artifacts: Sequence[Artifact] = ()) -> TargetState:
         """As apt sees the publication of the release's distribution; a
@@ -431,14 +430,15 @@ class AptRepository(Target):
                 self.env.ui.line(f"    {problem}: publishing again (repair {attempt} of {REPAIRS})")
                 time.sleep(random.uniform(0.2, 1.0) * attempt)
             try:
-                must.update({r.key: r for r in self._publication_refs(distribution, component) if r.key not in dropped})
+                published = self._published(distribution)  # the API transport switches one another agent made first
+                must.update({r.key: r for r in self._publication_refs(published, component) if r.key not in dropped})
                 self._add(version, deb)
                 repository = {r.key: r for r in self.transport.packages()}
                 lost = [r for k, r in sorted(must.items()) if k not in repository]
                 if lost:
                     self.transport.restore(lost)
                 snapshot = self.transport.snapshot_repository(f"{self.transport.repo}-{version}")
-                self._switch(distribution, component, snapshot, self._published(distribution) is None)
+                self._switch(distribution, component, snapshot, published is None)
             except TransientError as exc:
                 problem = exc.message
                 continue
@@ -576,9 +576,10 @@ class AptRepository(Target):
             if held is None:
                 raise PublishError(f"the apt repository does not hold {self.package} {version}",
                                    "promote a version the repository still holds (hoist status lists the channels)")
-            others = [r for r in self._publication_refs(channel, component) if r.package != self.package]
+            published = self._published(channel)
+            others = [r for r in self._publication_refs(published, component) if r.package != self.package]
             snapshot = self.transport.snapshot_of(f"{self.transport.repo}-{channel}-{version}", [*others, held])
-            self._switch(channel, component, snapshot, self._published(channel) is None)
+            self._switch(channel, component, snapshot, published is None)
 
     def suites(self) -> list[str]:
         """Every distribution (suite) published at the repository's prefix, by name."""

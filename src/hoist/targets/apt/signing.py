@@ -174,9 +174,13 @@ class Signer:
             return self.runner.run(["gpg", "--batch", "--no-tty", "--pinentry-mode", "loopback", *secret, *key, *args],
                                    env=self.env, input=input, check=False)
 
+    def _sign_nothing(self) -> Result:
+        """Sign an empty text, thrown away: gpg's result, unchecked."""
+        return self._gpg("--output", "-", "--detach-sign", "/dev/null")
+
     def signs(self) -> bool:
-        """Whether the key signs now (an empty text, thrown away)."""
-        return self._gpg("--output", "-", "--detach-sign", "/dev/null").ok
+        """Whether the key signs now."""
+        return self._sign_nothing().ok
 
     def check(self) -> None:
         """Sign an empty text with the key and passphrase aptly will use.
@@ -187,7 +191,7 @@ class Signer:
 
         :raises PreflightError: gpg could not sign; the message names the key.
         """
-        result = self._gpg("--output", "-", "--detach-sign", "/dev/null")
+        result = self._sign_nothing()
         if not result.ok:
             raise PreflightError(f"cannot sign the apt repository with the key {self.key_name}: {gist(result.stderr)}",
                                  self.hint("nothing was changed"))
