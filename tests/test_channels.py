@@ -28,6 +28,7 @@ from debian.deb822 import Deb822, Packages, Release
 from debian.debian_support import Version
 from prometheus_client.parser import text_string_to_metric_families
 
+from aptserver import wait_for_port
 from conftest import git, repository_state, run_hoist
 from debroot import DebianRoot, debian_mirror, debian_root, host_codename, serve_directory
 from hoist.runner import Runner
@@ -236,15 +237,7 @@ def node_exporter(directory: Path) -> Iterator[str]:
                                f"--collector.textfile.directory={directory}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:  # the handshake: it answers
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5):
-                    break
-            except OSError:
-                assert server.poll() is None, "prometheus-node-exporter exited"
-                assert time.monotonic() < deadline, "prometheus-node-exporter did not answer"
-                time.sleep(0.1)
+        wait_for_port(port, server, "prometheus-node-exporter")
         yield f"http://127.0.0.1:{port}/metrics"
     finally:
         server.terminate()

@@ -180,12 +180,15 @@ class Channels:
                                          first=name == self.names[0]))
         return reports
 
-    def withdrawn_by(self, channel: str, version: str) -> Move | None:
+    def withdrawn_by(self, channel: str, version: str, history: list[Move] | None = None) -> Move | None:
         """The rollback of *channel* that withdrew *version* and still stands,
         or None: a rollback to W withdraws every version above W up to what
-        the channel published then, until a promote of one of them."""
+        the channel published then, until a promote of one of them.
+
+        :param history: the channel's moves, newest first, when read already.
+        """
         standing: Move | None = None
-        for move in reversed(self.history(channel)):  # oldest first
+        for move in reversed(self.history(channel) if history is None else history):  # oldest first
             if move.action == "rollback" and move.previous and \
                     Version(move.version) < Version(version) <= Version(move.previous):
                 standing = move
@@ -233,12 +236,13 @@ class Channels:
         """
         self._check_name(channel)
         version = self.version(version)
-        withdrawn = self.withdrawn_by(channel, version)
+        history = self.history(channel)
+        withdrawn = self.withdrawn_by(channel, version, history)
         if withdrawn is not None:
             raise PreflightError(f"{version} was withdrawn from {channel} by {withdrawn.who}, {withdrawn.when} "
                                  f"(rolled back to {withdrawn.version}): it is not published there again",
                                  f"release a new version with the fix; hoist status shows what {channel} publishes")
-        return self._move(channel, version, "promote")
+        return self._move(channel, version, "promote", history)
 
     def rollback(self, channel: str, version: str | None = None) -> Move:
         """Make *channel* publish an earlier release again: *version*, or the
@@ -257,22 +261,22 @@ class Channels:
             last = history[0]
             self.ctx.ui.line(f"    the newest move of {channel} is the rollback to {last.version} by {last.who}, "
                              f"{last.when}: completing it (to go further back: hoist rollback {channel} --to VERSION)")
-            return self._move(channel, last.version, "rollback")
+            return self._move(channel, last.version, "rollback", history)
         if current is None:
             raise PreflightError(f"the channel {channel} publishes no version of {self.ctx.config.package}",
                                  f"promote a release to it first: hoist promote VERSION --to {channel}")
         if version is None:
-            version = self._before(channel, current.version)
+            version = self._before(channel, current.version, history)
         elif Version(version) >= Version(current.version):
             raise PreflightError(f"{version} is not older than {current.version}, which {channel} publishes",
                                  f"to move {channel} forward: hoist promote {version} --to {channel}")
-        return self._move(channel, version, "rollback")
+        return self._move(channel, version, "rollback", history)
 
-    def _before(self, channel: str, current: str) -> str:
+    def _before(self, channel: str, current: str, history: list[Move]) -> str:
         """The version *channel* published before *current*: the newest
-        recorded one older than it that no rollback left (for the first
-        channel, which releases feed, the newest older release)."""
-        history = self.history(channel)
+        recorded one older than it (in *history*, newest first) that no
+        rollback left (for the first channel, which releases feed, the newest
+        older release)."""
         left = {m.previous for m in history if m.action == "rollback"}
         for move in history:
             if Version(move.version) < Version(current) and move.version not in left:
@@ -287,10 +291,10 @@ class Channels:
     def _release_versions(self) -> list[str]:
         return [str(v) for v in versions_from_tags(self.git.refs().tags, self.ctx.config.tag_prefix)]
 
-    def _move(self, channel: str, version: str, action: str) -> Move:
-        """Record (unless the newest record is this very move) and publish."""
+    def _move(self, channel: str, version: str, action: str, history: list[Move]) -> Move:
+        """Record (unless the newest record is this very move, by *history*:
+        the channel's moves, newest first) and publish."""
         held = self._released(version)
-        history = self.history(channel)
         state = self.apt.channel(channel)
         if history and history[0].version == version and history[0].sha256 == held.sha256:
             move = history[0]

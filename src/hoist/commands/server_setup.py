@@ -78,8 +78,8 @@ def check_channel(ctx: Context, apt: AptRepository, url: str, channel: str) -> N
                              "serve it over HTTP(S) (hoist serve, or a web server) and pass that URL with --url; "
                              "--unchecked builds the package anyway")
     try:
-        publication = read_publication(ctx.runner, url, channel, ctx.config.component,
-                                       ctx.runner.run(["dpkg", "--print-architecture"]).stdout.strip(), apt.public_key)
+        publication = read_publication(ctx.runner, url, channel, ctx.config.component, apt.architecture(),
+                                       apt.public_key)
     except PublishError as exc:
         raise PreflightError(f"cannot read the {channel} channel at {shown}: {exc.message}",
                              "check --url (the repository's published directory, with dists/ in it) and that its "

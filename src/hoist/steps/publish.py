@@ -27,7 +27,7 @@ class Publish:
         self.name = getattr(target, "title", "") or f"publish to {target.name}"
 
     def plan(self, ctx: Context, release: ReleasePlan) -> Any:
-        if "deb" in self.target.kinds:
+        if "deb" in self.target.kinds and release.resume:  # a new version was never in a channel to be withdrawn
             move = withdrawal(ctx, str(release.version))
             if move is not None:  # the channel's record is the truth: nothing republishes what it withdrew
                 return Skip(f"{release.version} was withdrawn from {move.channel} by {move.who}, {move.when} "

@@ -180,7 +180,8 @@ class AptRepository(Target):
         return read_publication(self.env.runner, self.settings.url, distribution, component, architecture,
                                 self.public_key)
 
-    def _architecture(self, artifacts: Sequence[Artifact] = ()) -> str:
+    def architecture(self, artifacts: Sequence[Artifact] = ()) -> str:
+        """The architecture of the .deb among *artifacts*, else this machine's (``dpkg --print-architecture``)."""
         deb = next((a for a in artifacts if a.kind == "deb"), None)
         if deb is not None:
             return deb_architecture(deb.filename)
@@ -231,7 +232,7 @@ class AptRepository(Target):
 
     def _read_state(self, release: ReleaseRef, deb: Artifact | None, facts: dict) -> TargetState:
         publication = self._publication(release.distribution, release.component,
-                                        self._architecture([deb] if deb else []))
+                                        self.architecture([deb] if deb else []))
         facts = {**facts, "signed": publication.signed}
         if deb is not None:
             entry = publication.packages.get(deb.filename)
@@ -345,7 +346,7 @@ class AptRepository(Target):
         self.transport.check(release.distribution, release.component)
         if self._published(release.distribution) is None:
             return
-        publication = self._publication(release.distribution, release.component, self._architecture())
+        publication = self._publication(release.distribution, release.component, self.architecture())
         if publication.problem and not publication.expired:  # an expired one is what a release renews
             raise PreflightError(
                 f"the published {release.distribution} at {without_userinfo(self.settings.url)} is not what apt "
@@ -547,7 +548,7 @@ class AptRepository(Target):
 
     def channel(self, channel: str) -> ChannelState:
         """What *channel* publishes of the package, read as apt reads it."""
-        publication = self._publication(channel, self.env.config.component, self._architecture())
+        publication = self._publication(channel, self.env.config.component, self.architecture())
         held = sorted((Held(p["Version"], Path(p["Filename"]).name, p["SHA256"])
                        for p in publication.packages.values() if p["Package"] == self.package),
                       key=lambda h: Version(h.version), reverse=True)
@@ -557,7 +558,7 @@ class AptRepository(Target):
     def in_repository(self, version: str) -> Held | None:
         """The repository's .deb of *version* of the package, or None (a
         version never released here, or one that retention removed)."""
-        held = self._held(version, self._architecture())
+        held = self._held(version, self.architecture())
         if held is None:
             return None
         return Held(version, f"{self.package}_{version}_{held.architecture}.deb", held.sha256)
@@ -572,7 +573,7 @@ class AptRepository(Target):
         """
         component = self.env.config.component
         with self.transport.lock(self._on_wait):
-            held = self._held(version, self._architecture())
+            held = self._held(version, self.architecture())
             if held is None:
                 raise PublishError(f"the apt repository does not hold {self.package} {version}",
                                    "promote a version the repository still holds (hoist status lists the channels)")
