@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...errors import ConfigError
 from .signing import Signer
 
 
@@ -153,7 +154,5 @@ class Transport(abc.ABC):
 
         :raises ConfigError: the publication is not on this machine's file system.
         """
-        from ...errors import ConfigError
-
         raise ConfigError("the apt repository is published by a server, not on this machine",
                           "files beside it stay in dist/")
