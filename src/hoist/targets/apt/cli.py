@@ -7,6 +7,11 @@ covers a release's add, snapshot and publish, so releases on this machine
 never interleave them.  aptly signs with :class:`~hoist.targets.apt.signing.Signer`'s
 key and passphrase.
 
+Every aptly command of a release, reads too, runs under that lock: aptly's
+database admits one process at a time, and an aptly that finds it taken
+polls for it with long sleeps, so that ten releases reading and writing at
+once starve one another; the lock lets them in turn, and says when one waits.
+
 aptly's CLI says what went wrong only in free text and exits 1 for every
 failure, so a failure is classified by looking at the world instead: the
 database is locked when its ``LOCK`` file is (goleveldb holds a ``flock``
@@ -20,7 +25,8 @@ import fcntl
 import functools
 import json
 import os
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ...errors import ConfigError, PublishError
@@ -69,14 +75,18 @@ class CliTransport(Transport):
     :param settings: the ``[tool.hoist.apt]`` settings.
     :param runner: runs aptly.
     :param signer: the key that signs the publications.
+    :param tell: called with a line when an aptly command waits for another release's turn.
     """
 
-    def __init__(self, settings: AptSettings, runner: Runner, signer: Signer) -> None:
+    def __init__(self, settings: AptSettings, runner: Runner, signer: Signer,
+                 tell: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.runner = runner
         self.signer = signer
+        self.tell = tell
         self.repo = settings.repo
         self.prefix = settings.endpoint
+        self._holder: int | None = None  # the thread that holds the lock through this transport
 
     def describe(self) -> str:
         return f"the aptly root of {self.settings.aptly_config}, at {self.prefix}"
@@ -84,10 +94,19 @@ class CliTransport(Transport):
     # -- running aptly ------------------------------------------------------------------
 
     def _aptly(self, *args: str, mutates: bool = False, check: bool = True) -> Result:
-        """Run aptly; a database locked past the bounded wait is a :class:`PublishError`."""
+        """Run aptly under the root's lock (see :meth:`lock`); a database that
+        another aptly process kept locked past the bounded wait is a :class:`PublishError`."""
         attempts = os.environ.get("HOIST_APTLY_DB_OPEN_ATTEMPTS", str(DB_OPEN_ATTEMPTS))
-        result = self.runner.run(["aptly", f"-config={self.settings.aptly_config}", f"-db-open-attempts={attempts}",
-                                  *args], env=self.signer.env, mutates=mutates, check=False)
+        try:
+            self.root_dir()
+        except ConfigError:  # no configuration, no database: aptly says so itself
+            turn: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+        else:
+            turn = self.lock(self._waiting if self.tell else None)
+        with turn:
+            result = self.runner.run(["aptly", f"-config={self.settings.aptly_config}",
+                                      f"-db-open-attempts={attempts}", *args], env=self.signer.env, mutates=mutates,
+                                     check=False)
         if not result.ok and self._database_locked():
             raise PublishError(
                 f"the aptly database of {self.settings.aptly_config} is locked by another aptly process "
@@ -155,16 +174,30 @@ class CliTransport(Transport):
         check_tool("gpgv", "gpgv")
         self.signer.check()
 
-    def lock(self, on_wait: Callable[[Path], None] | None = None) -> contextlib.AbstractContextManager[None]:
-        """An exclusive lock on this root's add, snapshot and publish.
+    def _waiting(self, path: Path) -> None:
+        assert self.tell is not None
+        self.tell(f"    waiting for another release's apt publish ({path})")
 
-        Held across them, it keeps two releases from interleaving: without it,
-        a run that took its snapshot before another release published could
-        switch the publication back to its older snapshot.
+    @contextlib.contextmanager
+    def lock(self, on_wait: Callable[[Path], None] | None = None) -> Iterator[None]:
+        """An exclusive lock on this root: held across a release's add,
+        snapshot and publish, it keeps two releases from interleaving (without
+        it, a run that took its snapshot before another release published
+        could switch the publication back to its older snapshot), and each
+        aptly command takes it too.  Taken again by the thread that holds it,
+        it is held already.
 
         :raises PublishError: another release held it for :data:`PUBLISH_LOCK_TIMEOUT` seconds.
         """
-        return file_lock(self.root_dir() / "hoist-publish.lock", PUBLISH_LOCK_TIMEOUT, on_wait)
+        if self._holder == threading.get_ident():
+            yield
+            return
+        with file_lock(self.root_dir() / "hoist-publish.lock", PUBLISH_LOCK_TIMEOUT, on_wait):
+            self._holder = threading.get_ident()
+            try:
+                yield
+            finally:
+                self._holder = None
 
     def ensure_repository(self, distribution: str, component: str) -> None:
         if self.repo not in self._aptly("repo", "list", "-raw").stdout.split():

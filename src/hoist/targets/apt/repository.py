@@ -120,7 +120,7 @@ def make_transport(settings: AptSettings, env: Env) -> Transport:
     if settings.api_url:
         return ApiTransport.from_environment(settings, env.ui.line)
     signer = Signer(env.runner, settings.gpg_key, settings.gnupghome, env.secrets.gpg_passphrase, settings.stop_agent)
-    return CliTransport(settings, env.runner, signer)
+    return CliTransport(settings, env.runner, signer, env.ui.line)
 
 
 class AptRepository(Target):
